@@ -1,0 +1,133 @@
+"""The ``phl`` command line. Each subcommand is thin: it parses options, builds typed objects and
+calls the library. Errors phl raises on purpose print one line ``phl: error: ...`` and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from phl import __version__
+from phl.errors import PHLError, InputError
+
+
+def _grid(text: str) -> tuple[int, int]:
+    try:
+        radial, angular = (int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"grid must be RADIAL,ANGULAR (e.g. 99,590), got {text!r}") from None
+    return radial, angular
+
+
+def add_method_options(p: argparse.ArgumentParser) -> None:
+    """Options of :class:`phl.qm.method.Method`, shared by every command that runs the reference."""
+    g = p.add_argument_group("level of theory (default: Gaussian 16 wB97XD/6-31G(d), UltraFine grid)")
+    g.add_argument("--functional", default="wB97X-D", help="functional (default %(default)s, dispersion included)")
+    g.add_argument("--basis", default="6-31G(d)", help="Gaussian-style basis name, e.g. 6-31G(d), 6-31+G(d,p), 3-21G, def2-TZVP")
+    g.add_argument("--cartesian", choices=("auto", "yes", "no"), default="auto",
+                   help="Cartesian (6D) d functions; auto takes Gaussian's default for the basis")
+    g.add_argument("--charge", type=int, default=0)
+    g.add_argument("--multiplicity", type=int, default=1, help="2S+1; UKS when > 1")
+    g.add_argument("--grid", type=_grid, default=(99, 590), help="RADIAL,ANGULAR points per atom (default 99,590)")
+    g.add_argument("--backend", choices=("auto", "cpu", "gpu"), default="auto",
+                   help="auto: gpu4pyscf when CUDA and gpu4pyscf are present, else PySCF on CPU")
+    g.add_argument("--hessian-mode", choices=("auto", "analytic", "fd"), default="auto",
+                   help="fd: 6N displaced gradients with grid response (Gaussian-exact); analytic: "
+                        "faster on CPU but without grid response; auto: analytic on GPU, fd on CPU")
+    g.add_argument("--fd-step", type=float, default=1e-3, help="finite-difference step in Å (default %(default)s)")
+    g.add_argument("--max-cycle", type=int, default=100, help="SCF iterations per attempt (default %(default)s)")
+
+
+def method_from_args(args: argparse.Namespace):
+    from phl.qm.method import Method
+
+    return Method(
+        functional=args.functional, basis=args.basis, charge=args.charge, multiplicity=args.multiplicity,
+        cartesian={"auto": None, "yes": True, "no": False}[args.cartesian], grid=args.grid,
+        backend=args.backend, hessian_mode=args.hessian_mode, fd_step=args.fd_step, max_cycle=args.max_cycle,
+    )
+
+
+def cmd_compute(args: argparse.Namespace) -> int:
+    from phl.geometry import read_xyz
+    from phl.probes import draw_probes
+    from phl.provenance import atomic_write_json
+    from phl.qm.engine import ReferenceEngine
+
+    if args.hvp < 0:
+        raise InputError(f"--hvp must be >= 0, got {args.hvp}")
+    atoms = read_xyz(args.geometry)
+    engine = ReferenceEngine(method_from_args(args), progress=not args.quiet)
+    probes = None
+    if args.hvp:
+        probes = draw_probes(np.random.default_rng(args.seed), len(atoms), args.hvp, args.probe)
+    result = engine.compute(atoms, forces=True, hessian=args.hessian, probes=probes, where=str(args.geometry))
+    data = result.to_dict(engine.method, engine.backend)
+    data["provenance"].update(input=str(args.geometry), probe_kind=args.probe if args.hvp else None, seed=args.seed)
+    if args.json:
+        atomic_write_json(args.json, data)
+    if not args.quiet:
+        f = np.asarray(data["forces"])
+        print(f"{args.geometry}: E = {data['energy']:.10f} Eh (dispersion {data['dispersion_energy']:.10f} Eh), "
+              f"max |F| = {np.abs(f).max():.6f} Eh/Å, {engine.backend}, "
+              f"{sum(result.timings.values()):.1f} s" + (f" -> {args.json}" if args.json else ""))
+    if not args.json:
+        json.dump(data, sys.stdout, indent=1)
+        print()
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from phl.reports import summarize_labels
+
+    summarize_labels([Path(p) for p in args.labels], Path(args.out))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="phl", description="Projected Hessian Learning: reference data, training and results.")
+    parser.add_argument("--version", action="version", version=f"phl {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (SCF fallbacks, steps)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compute", help="energy, forces, Hessian and reference HVPs of one geometry",
+                       description="Reference calculation at wB97X-D/6-31G(d) (Gaussian-exact) by default. "
+                                   "Units: Eh, Eh/Å, Eh/Å².")
+    p.add_argument("geometry", help="XYZ file (Å)")
+    add_method_options(p)
+    p.add_argument("--hessian", action="store_true", help="also compute the Cartesian Hessian (Eh/Å²)")
+    p.add_argument("--hvp", type=int, default=0, metavar="N",
+                   help="also compute N reference Hessian-vector products by finite differences of gradients (no Hessian)")
+    p.add_argument("--probe", choices=("gaussian", "rademacher", "onehot"), default="gaussian", help="probe distribution")
+    p.add_argument("--seed", type=int, default=0, help="seed of the probe draw")
+    p.add_argument("--json", metavar="OUT", help="write the result as JSON (atomically); else print it")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary line")
+    p.set_defaults(func=cmd_compute)
+
+    p = sub.add_parser("summarize", help="table (CSV) of reference label files")
+    p.add_argument("labels", nargs="+", help="JSON files written by 'phl compute --json'")
+    p.add_argument("--out", required=True, help="CSV file to write")
+    p.set_defaults(func=cmd_summarize)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="phl: %(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except PHLError as exc:
+        print(f"phl: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("phl: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

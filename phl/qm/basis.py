@@ -1,0 +1,66 @@
+"""Gaussian-style basis-set names and Gaussian's default Cartesian/spherical convention.
+
+Gaussian 16 uses six Cartesian d functions (6D) by default for the 3-21G, 4-31G, 6-21G and 6-31G
+families (including 6-31G(d), 6-31G*, 6-31+G(d,p), ...) and for D95/D95V, and five spherical d
+(5D) for everything else (6-311G family, def2, cc-pVXZ, ...). With 6-31G(d) this changes the
+energy by ~1.7 mEh (DESIGN.md §1), so the convention is part of the level of theory.
+
+Gaussian pairs 6D with *pure* f functions (7F). PySCF's ``cart`` flag applies to every shell, so
+a Cartesian basis that carries f (or higher) functions for the molecule at hand cannot reproduce
+Gaussian; :func:`check_basis_for_molecule` refuses that case rather than silently differing.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+from phl.errors import InputError
+
+# Families that Gaussian runs with 6D by default (matched on the normalised name).
+_CARTESIAN_FAMILIES = re.compile(r"^(3-21|4-31|6-21|6-31(?!1)|d95)")
+
+
+def normalise_basis_name(name: str) -> str:
+    """Lower-case, strip spaces; ``6-31G*`` style stays as it is (PySCF accepts both spellings)."""
+    if not isinstance(name, str) or not name.strip():
+        raise InputError("basis set name is empty")
+    return name.strip().lower().replace(" ", "")
+
+
+def gaussian_uses_cartesian_d(name: str) -> bool:
+    """Whether Gaussian 16 uses Cartesian (6D) d functions by default for this basis set."""
+    return bool(_CARTESIAN_FAMILIES.match(normalise_basis_name(name)))
+
+
+def load_basis(name: str, symbols: list[str]) -> dict:
+    """Return the PySCF basis dict for these elements, or raise :class:`InputError`."""
+    from pyscf import gto
+
+    key = normalise_basis_name(name)
+    basis = {}
+    for element in sorted(set(symbols)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                shells = gto.basis.load(key, element)
+        except Exception as exc:  # PySCF raises BasisNotFoundError, KeyError or RuntimeError
+            raise InputError(f"unknown basis set {name!r} for element {element}: {exc}") from None
+        if not shells:
+            raise InputError(f"basis set {name!r} has no functions for element {element}")
+        basis[element] = shells
+    return basis
+
+
+def check_basis_for_molecule(name: str, basis: dict, cartesian: bool) -> None:
+    """Refuse Cartesian sets with f or higher functions: Gaussian would use pure f (7F) there."""
+    if not cartesian:
+        return
+    for element, shells in basis.items():
+        lmax = max(shell[0] for shell in shells)
+        if lmax >= 3:
+            raise InputError(
+                f"basis set {name!r} has l={lmax} functions on {element}; Gaussian uses 6D with pure "
+                "7F there, which PySCF cannot mix. Set cartesian explicitly (true or false) to accept "
+                "the difference."
+            )

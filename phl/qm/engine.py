@@ -1,0 +1,317 @@
+"""Reference engine: ωB97X-D energies, forces, Hessians and Hessian-free HVPs with PySCF/gpu4pyscf.
+
+Electronic parts come from PySCF (CPU) or gpu4pyscf (GPU, through ``to_gpu()``), the
+Chai–Head-Gordon dispersion from :mod:`phl.qm.dispersion`, added to every quantity.
+
+Units out: energies Eh, forces Eh/Å, Hessians and HVPs Eh/Å² (DESIGN.md §3).
+
+SCF: tight DIIS from the given density (or PySCF's default guess); if it does not converge in
+``max_cycle`` iterations, a second attempt with a level shift restarts from the last density, then
+a third with the second-order (Newton) solver. Only then :class:`SCFConvergenceError`.
+
+Reference HVPs without a Hessian: ``H v ≈ |v| [g(R + h v̂) − g(R − h v̂)] / (2h)`` with v̂ = v/|v|
+and h = ``method.fd_step`` (default 1e-3 Å, so the displacement is the same whatever the probe's
+norm); each displaced SCF restarts from the converged density at R. Cost: two gradients per probe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from numpy.typing import NDArray
+
+from phl.errors import InputError, SCFConvergenceError
+from phl.geometry import check_charge_multiplicity, validate_atoms
+from phl.provenance import provenance
+from phl.qm.backend import resolve_backend, resolve_hessian_mode
+from phl.qm.basis import check_basis_for_molecule, load_basis
+from phl.qm.dispersion import check_elements, chg_dispersion
+from phl.qm.method import Method
+
+log = logging.getLogger(__name__)
+
+BOHR = 0.52917721092  # Å; PySCF's pyscf.lib.param.BOHR, used to convert its bohr-based derivatives
+
+
+def _to_numpy(x: Any) -> NDArray[np.float64]:
+    """Host copy of a NumPy or CuPy array."""
+    return np.asarray(x.get() if hasattr(x, "get") else x, dtype=np.float64)
+
+
+@dataclass
+class SCFInfo:
+    converged: bool
+    strategy: str
+    cycles: int
+    energy_electronic: float
+
+
+@dataclass
+class ReferenceResult:
+    """Everything one reference calculation produced, in storage units."""
+
+    symbols: list[str]
+    positions: NDArray[np.float64]
+    energy: float
+    dispersion_energy: float
+    forces: NDArray[np.float64] | None = None
+    hessian: NDArray[np.float64] | None = None
+    hvp_probes: NDArray[np.float64] | None = None
+    hvps: NDArray[np.float64] | None = None
+    hessian_mode: str | None = None
+    scf: SCFInfo | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self, method: Method, backend: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "symbols": list(self.symbols),
+            "positions": self.positions.tolist(),
+            "energy": self.energy,
+            "dispersion_energy": self.dispersion_energy,
+            "units": {"energy": "Eh", "forces": "Eh/Angstrom", "hessian": "Eh/Angstrom^2",
+                      "hvps": "Eh/Angstrom^2", "positions": "Angstrom"},
+        }
+        for key in ("forces", "hessian", "hvp_probes", "hvps"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value.tolist()
+        out["method"] = method.to_dict()
+        scf = vars(self.scf) if self.scf else None
+        out["provenance"] = provenance(
+            extra_packages=("gpu4pyscf",) if backend == "gpu" else (),
+            backend=backend,
+            hessian_mode=self.hessian_mode,
+            hessian_grid_response=(self.hessian_mode == "fd" and method.grid_response)
+            or (self.hessian_mode == "analytic" and backend == "gpu"),
+            grid=list(method.grid),
+            tolerances={"scf_energy": method.conv_tol, "scf_gradient": method.conv_tol_grad,
+                        "cphf": method.conv_tol_cphf},
+            fd_step_angstrom=method.fd_step,
+            scf=scf,
+            wall_seconds=self.timings,
+            threads=_threads(),
+        )
+        return out
+
+
+def _threads() -> int:
+    from pyscf import lib
+
+    return int(lib.num_threads())
+
+
+class ReferenceEngine:
+    """Runs the reference method on ASE ``Atoms``. One engine serves many geometries."""
+
+    def __init__(self, method: Method | None = None, progress: bool = False) -> None:
+        self.method = method or Method()
+        self.backend = resolve_backend(self.method.backend)
+        self.hessian_mode = resolve_hessian_mode(self.method.hessian_mode, self.backend)
+        self.progress = progress
+
+    # ----------------------------------------------------------------------------------------
+    # building blocks
+    def check(self, atoms: Atoms, where: str = "geometry") -> None:
+        """Validate a geometry for this method (elements, overlaps, charge/multiplicity, basis)."""
+        validate_atoms(atoms, where)
+        m = self.method
+        check_charge_multiplicity(atoms, m.charge, m.multiplicity, where)
+        if m.dispersion:
+            check_elements(atoms.get_chemical_symbols())
+        basis = load_basis(m.basis, atoms.get_chemical_symbols())
+        if m.cartesian is None:
+            check_basis_for_molecule(m.basis, basis, m.use_cartesian)
+
+    def build_mol(self, symbols: list[str], positions: NDArray[np.float64]):
+        from pyscf import gto
+
+        m = self.method
+        mol = gto.Mole()
+        mol.atom = [(s, tuple(p)) for s, p in zip(symbols, positions)]
+        mol.unit = "Angstrom"
+        mol.basis = load_basis(m.basis, symbols)
+        mol.cart = m.use_cartesian
+        mol.charge = m.charge
+        mol.spin = m.multiplicity - 1
+        mol.verbose = 0
+        mol.max_memory = m.max_memory_mb
+        try:
+            mol.build()
+        except RuntimeError as exc:
+            raise InputError(f"cannot build the molecule: {exc}") from None
+        return mol
+
+    def _new_scf(self, mol):
+        from pyscf import dft, scf
+
+        m = self.method
+        if m.xc == "HF":
+            mf = scf.UHF(mol) if m.unrestricted else scf.RHF(mol)
+        else:
+            mf = dft.UKS(mol, xc=m.xc) if m.unrestricted else dft.RKS(mol, xc=m.xc)
+            mf.grids.atom_grid = m.grid
+        mf.conv_tol = m.conv_tol
+        mf.conv_tol_grad = m.conv_tol_grad
+        mf.conv_tol_cpscf = m.conv_tol_cphf
+        mf.max_cycle = m.max_cycle
+        mf.max_memory = m.max_memory_mb
+        mf.verbose = 0
+        if self.backend == "gpu":
+            mf = mf.to_gpu()
+        return mf
+
+    def run_scf(self, symbols: list[str], positions: NDArray[np.float64], dm0: Any = None):
+        """Converged SCF object at these positions (Å), with the documented fallbacks."""
+        mf = self._new_scf(self.build_mol(symbols, positions))
+        cycles = 0
+
+        def attempt(obj, dm):
+            nonlocal cycles
+            counter = {"n": 0}
+            obj.callback = lambda env: counter.__setitem__("n", counter["n"] + 1)
+            obj.kernel(dm0=dm)
+            cycles += counter["n"]
+            return obj.converged
+
+        strategy = "diis"
+        ok = attempt(mf, dm0)
+        if not ok:
+            log.warning("SCF not converged in %d cycles; retrying with level shift %.2f",
+                        self.method.max_cycle, self.method.level_shift)
+            strategy = "level_shift"
+            mf.level_shift = self.method.level_shift
+            ok = attempt(mf, mf.make_rdm1())
+            mf.level_shift = 0.0
+        if not ok:
+            log.warning("SCF not converged with level shift; retrying with the second-order solver")
+            strategy = "newton"
+            newton = mf.newton()
+            ok = attempt(newton, mf.make_rdm1())
+            if ok:
+                for attr in ("mo_coeff", "mo_occ", "mo_energy", "e_tot", "converged"):
+                    setattr(mf, attr, getattr(newton, attr))
+        if not ok:
+            raise SCFConvergenceError(
+                f"SCF did not converge to {self.method.conv_tol:g} Eh after {cycles} cycles with "
+                "DIIS, level shift and the second-order solver"
+            )
+        mf.scf_info = SCFInfo(True, strategy, cycles, float(mf.e_tot))
+        return mf
+
+    def electronic_gradient(self, mf) -> NDArray[np.float64]:
+        """Analytic gradient of the electronic (DFT) energy, Eh/Å, shape (N, 3)."""
+        g = mf.nuc_grad_method()
+        g.grid_response = self.method.grid_response
+        g.verbose = 0
+        return _to_numpy(g.kernel()) / BOHR
+
+    def _gradient_at(self, symbols, positions, dm0) -> NDArray[np.float64]:
+        return self.electronic_gradient(self.run_scf(symbols, positions, dm0))
+
+    def analytic_hessian(self, mf) -> NDArray[np.float64]:
+        """Analytic electronic Hessian, Eh/Å², (3N, 3N). On CPU PySCF omits the grid response."""
+        h = mf.Hessian()
+        if self.backend == "gpu" and hasattr(h, "grid_response"):
+            h.grid_response = True
+        h.verbose = 0
+        n = mf.mol.natm
+        de = _to_numpy(h.kernel())  # (N, N, 3, 3) in Eh/bohr^2
+        return de.transpose(0, 2, 1, 3).reshape(3 * n, 3 * n) / BOHR**2
+
+    def fd_directional_derivatives(
+        self, symbols: list[str], positions: NDArray[np.float64], dm0: Any,
+        directions: NDArray[np.float64], label: str,
+    ) -> NDArray[np.float64]:
+        """Central differences of the electronic gradient along unit ``directions`` (K, N, 3):
+        returns (K, N, 3) in Eh/Å², each pair of SCFs restarted from ``dm0``."""
+        h = self.method.fd_step
+        out = np.empty_like(directions)
+        for k in _progress(range(len(directions)), self.progress, label):
+            step = h * directions[k]
+            gp = self._gradient_at(symbols, positions + step, dm0)
+            gm = self._gradient_at(symbols, positions - step, dm0)
+            out[k] = (gp - gm) / (2.0 * h)
+        return out
+
+    def fd_hessian(self, symbols, positions, dm0) -> NDArray[np.float64]:
+        """Electronic Hessian from 6N displaced gradients (with grid response), symmetrised."""
+        n = len(symbols)
+        unit = np.eye(3 * n).reshape(3 * n, n, 3)
+        cols = self.fd_directional_derivatives(symbols, positions, dm0, unit, "FD Hessian").reshape(3 * n, 3 * n)
+        return 0.5 * (cols + cols.T)
+
+    # ----------------------------------------------------------------------------------------
+    def compute(
+        self,
+        atoms: Atoms,
+        forces: bool = True,
+        hessian: bool = False,
+        probes: NDArray[np.float64] | None = None,
+        dm0: Any = None,
+        where: str = "geometry",
+    ) -> ReferenceResult:
+        """Energy and, as asked, forces, Hessian and reference HVPs along ``probes`` (K, N, 3)."""
+        self.check(atoms, where)
+        symbols = atoms.get_chemical_symbols()
+        pos = atoms.get_positions().astype(np.float64)
+        n = len(symbols)
+        if probes is not None:
+            probes = np.asarray(probes, dtype=np.float64)
+            if probes.ndim != 3 or probes.shape[1:] != (n, 3):
+                raise InputError(f"probes must have shape (K, {n}, 3), got {probes.shape}")
+            if not np.all(np.isfinite(probes)) or np.any(np.linalg.norm(probes.reshape(len(probes), -1), axis=1) == 0):
+                raise InputError("probes must be finite and non-zero")
+        timings: dict[str, float] = {}
+
+        t0 = time.perf_counter()
+        mf = self.run_scf(symbols, pos, dm0)
+        timings["scf"] = time.perf_counter() - t0
+        disp = chg_dispersion(symbols, pos, hessian=hessian or probes is not None) if self.method.dispersion else None
+        e_disp = disp.energy if disp else 0.0
+        result = ReferenceResult(
+            symbols=symbols, positions=pos, energy=float(mf.e_tot) + e_disp,
+            dispersion_energy=e_disp, scf=mf.scf_info, timings=timings,
+        )
+        self.last_dm = mf.make_rdm1()
+
+        if forces:
+            t0 = time.perf_counter()
+            grad = self.electronic_gradient(mf) + (disp.gradient if disp else 0.0)
+            result.forces = -grad
+            timings["gradient"] = time.perf_counter() - t0
+
+        if hessian:
+            t0 = time.perf_counter()
+            if self.hessian_mode == "analytic":
+                h = self.analytic_hessian(mf)
+                h = 0.5 * (h + h.T)
+            else:
+                h = self.fd_hessian(symbols, pos, self.last_dm)
+            result.hessian = h + (disp.hessian if disp else 0.0)
+            result.hessian_mode = self.hessian_mode
+            timings["hessian"] = time.perf_counter() - t0
+
+        if probes is not None:
+            t0 = time.perf_counter()
+            norms = np.linalg.norm(probes.reshape(len(probes), -1), axis=1)
+            unit = probes / norms[:, None, None]
+            hv = self.fd_directional_derivatives(symbols, pos, self.last_dm, unit, "FD HVP")
+            hv *= norms[:, None, None]
+            if disp:
+                hv += (disp.hessian @ probes.reshape(len(probes), -1).T).T.reshape(probes.shape)
+            result.hvp_probes, result.hvps = probes, hv
+            timings["hvp"] = time.perf_counter() - t0
+        return result
+
+
+def _progress(iterable, enabled: bool, label: str):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=label, unit="step", leave=False)
