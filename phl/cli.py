@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except PHLError as exc:
-        print(f"phl: error: {exc}", file=sys.stderr)
+        print("phl: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("phl: interrupted", file=sys.stderr)

@@ -44,8 +44,8 @@ def load_basis(name: str, symbols: list[str]) -> dict:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 shells = gto.basis.load(key, element)
-        except Exception as exc:  # PySCF raises BasisNotFoundError, KeyError or RuntimeError
-            raise InputError(f"unknown basis set {name!r} for element {element}: {exc}") from None
+        except Exception:  # PySCF raises BasisNotFoundError, KeyError or RuntimeError
+            raise InputError(f"unknown basis set {name!r} (for element {element})") from None
         if not shells:
             raise InputError(f"basis set {name!r} has no functions for element {element}")
         basis[element] = shells
