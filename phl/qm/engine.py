@@ -113,6 +113,7 @@ class ReferenceEngine:
         self.backend = resolve_backend(self.method.backend)
         self.hessian_mode = resolve_hessian_mode(self.method.hessian_mode, self.backend)
         self.progress = progress
+        self.last_dm: Any = None  # converged density of the last compute(), for SCF restarts
 
     # ----------------------------------------------------------------------------------------
     # building blocks
@@ -210,8 +211,10 @@ class ReferenceEngine:
         g.verbose = 0
         return _to_numpy(g.kernel()) / BOHR
 
-    def _gradient_at(self, symbols, positions, dm0) -> NDArray[np.float64]:
-        return self.electronic_gradient(self.run_scf(symbols, positions, dm0))
+    def _gradient_at(self, symbols, positions, dm0) -> tuple[NDArray[np.float64], Any]:
+        """Electronic gradient (Eh/Å) and converged density at displaced ``positions``."""
+        mf = self.run_scf(symbols, positions, dm0)
+        return self.electronic_gradient(mf), mf.make_rdm1()
 
     def analytic_hessian(self, mf) -> NDArray[np.float64]:
         """Analytic electronic Hessian, Eh/Å², (3N, 3N). On CPU PySCF omits the grid response."""
@@ -228,13 +231,17 @@ class ReferenceEngine:
         directions: NDArray[np.float64], label: str,
     ) -> NDArray[np.float64]:
         """Central differences of the electronic gradient along unit ``directions`` (K, N, 3):
-        returns (K, N, 3) in Eh/Å², each pair of SCFs restarted from ``dm0``."""
+        returns (K, N, 3) in Eh/Å².
+
+        The SCF at R + h d starts from ``dm0`` (converged at R); the SCF at R − h d starts from
+        the linear extrapolation 2 dm(R) − dm(R + h d), correct to O(h²), which saves about half
+        of its iterations."""
         h = self.method.fd_step
         out = np.empty_like(directions)
         for k in _progress(range(len(directions)), self.progress, label):
             step = h * directions[k]
-            gp = self._gradient_at(symbols, positions + step, dm0)
-            gm = self._gradient_at(symbols, positions - step, dm0)
+            gp, dm_plus = self._gradient_at(symbols, positions + step, dm0)
+            gm, _ = self._gradient_at(symbols, positions - step, 2.0 * dm0 - dm_plus)
             out[k] = (gp - gm) / (2.0 * h)
         return out
 
