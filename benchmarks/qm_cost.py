@@ -75,6 +75,11 @@ def plot(df, path: Path) -> None:
     for task, group in df.groupby("task", sort=False):
         g = group.sort_values("natoms")
         ax.loglog(g["natoms"], g["seconds"], "o-", label=labels.get(task, task))
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set_xticks(sorted(df["natoms"].unique()))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("number of atoms")
     ax.set_ylabel("wall time (s)")
     ax.set_title("Reference data cost, wB97X-D/6-31G(d)", fontsize=10)
