@@ -33,3 +33,9 @@ def draw_probes(rng: np.random.Generator, n_atoms: int, k: int, kind: str = "gau
         v = np.zeros((k, dim))
         v[np.arange(k), rng.integers(0, dim, size=k)] = np.sqrt(dim)
     return v.reshape(k, n_atoms, 3)
+
+
+def fixed_probes(seed: int, structure_index: int, n_atoms: int, k: int = 1, kind: str = "gaussian") -> NDArray[np.float64]:
+    """The probes of one structure for the "fixed" regime: a function of (seed, structure index)
+    only, so identical across epochs, runs, batch compositions and data-loader orders."""
+    return draw_probes(np.random.default_rng([int(seed), int(structure_index)]), n_atoms, k, kind)

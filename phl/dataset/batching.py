@@ -1,0 +1,149 @@
+"""Padded training batches from a phl data set, as torch tensors.
+
+Padding conventions (TorchANI's): species −1 on padded atoms; coordinates, forces, Hessian rows
+and columns, probes and HVPs are zero there, so padded atoms contribute nothing to any loss.
+Per-atom arrays are gathered from memory with one vectorised index; Hessians and stored HVP
+pairs are read lazily from the file for the structures of the batch only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Iterator, Literal, Sequence
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from phl.dataset.store import Dataset
+from phl.errors import InputError
+from phl.probes import fixed_probes
+
+
+@dataclass
+class Batch:
+    index: torch.Tensor  # (B,) structure indices in the data set
+    species: torch.Tensor  # (B, N) atomic numbers, -1 = padding
+    coordinates: torch.Tensor  # (B, N, 3) Å
+    energy: torch.Tensor  # (B,) Eh
+    forces: torch.Tensor  # (B, N, 3) Eh/Å
+    n_atoms: torch.Tensor  # (B,)
+    mask: torch.Tensor  # (B, N) True on real atoms
+    hessian: torch.Tensor | None = None  # (B, 3N, 3N) Eh/Å²
+    probes: torch.Tensor | None = None  # (B, K, N, 3)
+    hvps: torch.Tensor | None = None  # (B, K, N, 3) Eh/Å² (stored reference HVPs)
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(**{f.name: (v.to(device) if isinstance(v := getattr(self, f.name), torch.Tensor) else v)
+                        for f in fields(self)})
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+HvpSource = Literal["none", "stored", "fixed"]
+
+
+class BatchLoader:
+    """Iterate padded batches over ``indices`` of a data set.
+
+    Args:
+        hessian: read full Hessians (E-F-H regime); structures without one are an error.
+        hvp: ``stored`` reads the stored (probe, HVP) pairs; ``fixed`` attaches ``k_probes``
+            probes per structure that depend only on (``probe_seed``, structure index), for the
+            fixed-probe regime; ``none`` attaches nothing (randomised probes are drawn by the
+            trainer per minibatch).
+        shuffle: a new permutation each epoch, from ``seed`` and the epoch number (reproducible).
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        indices: Sequence[int] | NDArray[np.integer],
+        batch_size: int = 400,
+        shuffle: bool = True,
+        seed: int = 0,
+        hessian: bool = False,
+        hvp: HvpSource = "none",
+        k_probes: int = 1,
+        probe_kind: str = "gaussian",
+        probe_seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        drop_last: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        if hvp not in ("none", "stored", "fixed"):
+            raise InputError(f"hvp must be none, stored or fixed, got {hvp!r}")
+        self.ds = dataset
+        self.indices = np.asarray(indices, dtype=np.int64)
+        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= len(dataset)):
+            raise InputError(f"indices out of range for a data set of {len(dataset)} structures")
+        if hessian and not dataset.has_hessian[self.indices].all():
+            bad = int(self.indices[~dataset.has_hessian[self.indices]][0])
+            raise InputError(f"structure {bad} has no Hessian, but the regime needs full Hessians")
+        if hvp == "stored" and np.any(dataset.columns["n_hvp"][self.indices] == 0):
+            bad = int(self.indices[dataset.columns["n_hvp"][self.indices] == 0][0])
+            raise InputError(f"structure {bad} has no stored (probe, HVP) pairs")
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.hessian, self.hvp = hessian, hvp
+        self.k_probes, self.probe_kind, self.probe_seed = k_probes, probe_kind, probe_seed
+        self.dtype, self.drop_last = dtype, drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.indices)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def batch_indices(self) -> list[NDArray[np.int64]]:
+        order = self.indices
+        if self.shuffle:
+            order = order[np.random.default_rng([self.seed, self.epoch]).permutation(len(order))]
+        chunks = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self.drop_last and chunks and len(chunks[-1]) < self.batch_size:
+            chunks.pop()
+        return chunks
+
+    def __iter__(self) -> Iterator[Batch]:
+        for idx in self.batch_indices():
+            yield self.make_batch(idx)
+
+    def make_batch(self, idx: NDArray[np.int64]) -> Batch:
+        ds, dt = self.ds, self.dtype
+        n_atoms = ds.columns["n_atoms"][idx].astype(np.int64)
+        n_max = int(n_atoms.max())
+        pos = np.arange(n_max)
+        mask = pos[None, :] < n_atoms[:, None]
+        gather = np.where(mask, ds.columns["atom_offset"][idx][:, None] + pos[None, :], 0)
+        species = np.where(mask, ds.species[gather], -1)
+        coords = np.where(mask[..., None], ds.coordinates[gather], 0.0)
+        forces = np.where(mask[..., None], ds.forces[gather], 0.0)
+        batch = Batch(
+            index=torch.from_numpy(idx.copy()), species=torch.from_numpy(species),
+            coordinates=torch.from_numpy(coords).to(dt), energy=torch.from_numpy(ds.columns["energy"][idx]).to(dt),
+            forces=torch.from_numpy(forces).to(dt), n_atoms=torch.from_numpy(n_atoms), mask=torch.from_numpy(mask),
+        )
+        if self.hessian:
+            h = np.zeros((len(idx), 3 * n_max, 3 * n_max))
+            for b, i in enumerate(idx):
+                d = 3 * n_atoms[b]
+                h[b, :d, :d] = ds.hessian(int(i))
+            batch.hessian = torch.from_numpy(h).to(dt)
+        if self.hvp == "stored":
+            pairs = [ds.hvp_pairs(int(i)) for i in idx]
+            k_max = max(p[0].shape[0] for p in pairs)
+            probes = np.zeros((len(idx), k_max, n_max, 3))
+            hvps = np.zeros_like(probes)
+            for b, (v, hv) in enumerate(pairs):
+                probes[b, : len(v), : n_atoms[b]] = v
+                hvps[b, : len(v), : n_atoms[b]] = hv
+            batch.probes, batch.hvps = torch.from_numpy(probes).to(dt), torch.from_numpy(hvps).to(dt)
+        elif self.hvp == "fixed":
+            probes = np.zeros((len(idx), self.k_probes, n_max, 3))
+            for b, i in enumerate(idx):
+                probes[b, :, : n_atoms[b]] = fixed_probes(self.probe_seed, int(i), int(n_atoms[b]), self.k_probes, self.probe_kind)
+            batch.probes = torch.from_numpy(probes).to(dt)
+        return batch
