@@ -139,7 +139,7 @@ class DatasetWriter:
             h5.create_dataset(f"structures/{name}", shape=(0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
         for name, (dtype, tail) in ATOM_ARRAYS.items():
             h5.create_dataset(f"atoms/{name}", shape=(0, *tail), maxshape=(None, *tail), dtype=dtype, chunks=(16384, *tail))
-        h5.create_dataset("hessian", shape=(0,), maxshape=(None,), dtype="float64", chunks=(65536,))
+        h5.create_dataset("hessian", shape=(0,), maxshape=(None,), dtype="float64", chunks=(4096,))  # 32 KB: random reads touch ~2 chunks
         for name in ("probes", "values"):
             h5.create_dataset(f"hvp/{name}", shape=(0,), maxshape=(None,), dtype="float64", chunks=(16384,))
         h5.attrs["category_names"] = json.dumps(list(CATEGORIES))
