@@ -119,6 +119,53 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from phl.training.config import TrainConfig
+    from phl.training.trainer import Trainer
+
+    settings: dict = {}
+    if args.config:
+        import yaml
+
+        try:
+            settings = yaml.safe_load(Path(args.config).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"{args.config}: cannot read the training configuration: {exc}") from None
+        if not isinstance(settings, dict):
+            raise InputError(f"{args.config}: the training configuration must be a mapping")
+    for key in ("regime", "probes", "seed", "max_epochs", "batch_size", "split", "device"):
+        value = getattr(args, key)
+        if value is not None:
+            settings[key] = value
+    config = TrainConfig.from_dict(settings)
+    summary = Trainer(config, args.dataset, args.out).run(progress=not args.quiet)
+    if not args.quiet:
+        best = summary["best"]
+        print(f"{args.out}: {summary['epochs']} epochs ({summary['stopped_by']}), best epoch {summary['best_epoch']}: "
+              f"val E {best['val_energy_rmse']:.3f} kcal/mol, F {best['val_forces_rmse']:.3f} kcal/mol/Å")
+    return 0
+
+
+def _add_train_parser(sub) -> None:
+    from phl.training.config import PROBE_MODES, REGIMES
+
+    p = sub.add_parser("train", help="train one regime and seed on a data set (resumes in the same --out)",
+                       description="Train the ANI model. Options given here override the --config file "
+                                   "(YAML with the keys of phl.training.config.TrainConfig).")
+    p.add_argument("dataset", help="phl data set (HDF5) with a split")
+    p.add_argument("--out", required=True, help="run folder: log.csv, last.pt, best.pt, final.json")
+    p.add_argument("--config", help="YAML file of training options")
+    p.add_argument("--regime", choices=REGIMES)
+    p.add_argument("--probes", choices=PROBE_MODES, help="randomized, fixed or stored probes (HVP regimes)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-epochs", dest="max_epochs", type=int)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--split", help="name of the split stored in the data set (default paper)")
+    p.add_argument("--device", help="auto, cpu or cuda[:N] (default auto: CUDA when present)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+
 def _add_dataset_parser(sub) -> None:
     from phl.dataset.schema import CATEGORIES
 
@@ -178,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_summarize)
 
     _add_dataset_parser(sub)
+    _add_train_parser(sub)
     return parser
 
 

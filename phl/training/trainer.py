@@ -1,0 +1,321 @@
+"""Training one regime and seed: AdamW on weights, SGD on biases, ReduceLROnPlateau on the
+validation energy RMSE, best checkpoint, resumable from the checkpoint written after every epoch.
+
+Output folder::
+
+    config.json     the TrainConfig and data set of the run
+    log.csv         one row per epoch: losses, validation RMSEs (kcal/mol, kcal/mol/Å), lr,
+                    wall seconds (device-synchronised) and peak memory (MB)
+    last.pt         everything needed to resume (model, optimisers, schedulers, RNG states, history)
+    best.pt         model of the epoch with the lowest validation energy RMSE
+    final.json      summary when the run has ended
+
+A run started again in the same folder with the same configuration resumes from ``last.pt`` and
+ends with the same parameters as an uninterrupted run (same seed, same machine).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from phl.dataset import Dataset
+from phl.dataset.batching import Batch, BatchLoader
+from phl.errors import InputError, PHLError
+from phl.model import ANIModel
+from phl.provenance import atomic_write_json, atomic_write_text, provenance
+from phl.training.config import TrainConfig
+from phl.training.losses import (
+    draw_probes_torch,
+    energy_loss,
+    forces_loss,
+    hessian_loss,
+    hvp_loss,
+    model_energy_forces,
+    model_hessian,
+    model_hvp,
+    reference_hvp,
+)
+from phl.units import HARTREE_TO_KCAL_MOL
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(PHLError, RuntimeError):
+    """Training cannot go on (non-finite loss, ...); the last good checkpoint is kept."""
+
+
+def resolve_device(requested: str, cuda_available: Callable[[], bool] = torch.cuda.is_available) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if cuda_available() else "cpu")
+    if requested.startswith("cuda") and not cuda_available():
+        raise InputError(f"device {requested!r} requested but CUDA is not available")
+    return torch.device(requested)
+
+
+def fit_self_energies(ds: Dataset, indices: np.ndarray, elements: tuple[int, ...]) -> np.ndarray:
+    """Least-squares energy per element over the training structures (ANI's self energies)."""
+    counts = np.zeros((len(indices), len(elements)))
+    for row, i in enumerate(indices):
+        z = ds.species[ds.atom_slice(int(i))]
+        counts[row] = [(z == e).sum() for e in elements]
+    coef, *_ = np.linalg.lstsq(counts, ds.columns["energy"][indices], rcond=None)
+    return coef
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+@dataclass
+class EpochLosses:
+    total: float = 0.0
+    energy: float = 0.0
+    forces: float = 0.0
+    hessian: float = 0.0
+    n: int = 0
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, dataset_path: str | Path, out_dir: str | Path,
+                 model_factory: Callable[[], torch.nn.Module] | None = None) -> None:
+        self.cfg = config
+        self.out = Path(out_dir)
+        self.dataset_path = Path(dataset_path)
+        self.ds = Dataset(self.dataset_path)
+        self.device = resolve_device(config.device)
+        self.dtype = torch.float64 if config.dtype == "float64" else torch.float32
+        self.train_idx = self.ds.indices(config.split, "train")
+        self.val_idx = self.ds.indices(config.split, "val")
+        if len(self.train_idx) == 0 or len(self.val_idx) == 0:
+            raise InputError(f"split {config.split!r} has {len(self.train_idx)} training and {len(self.val_idx)} "
+                             "validation structures; both must be non-empty")
+        torch.manual_seed(config.seed)
+        self.model = (model_factory or ANIModel)().to(self.device, self.dtype)
+        self._check_data()
+        hvp_source = "none"
+        if config.uses_hvp and config.probes == "fixed":
+            hvp_source = "fixed"
+        elif config.uses_hvp and config.probes == "stored":
+            hvp_source = "stored"
+        self.loader = BatchLoader(self.ds, self.train_idx, config.batch_size, shuffle=True, seed=config.seed,
+                                  hessian=config.needs_hessian, hvp=hvp_source, k_probes=config.k_probes,
+                                  probe_kind=config.probe_kind, probe_seed=config.probe_seed, dtype=self.dtype)
+        self.val_loader = BatchLoader(self.ds, self.val_idx, config.batch_size, shuffle=False, dtype=self.dtype,
+                                      hessian=config.validate_hessian)
+        weights = [p for n, p in self.model.named_parameters() if not n.endswith("bias")]
+        biases = [p for n, p in self.model.named_parameters() if n.endswith("bias")]
+        self.opt_w = torch.optim.AdamW(weights, lr=config.lr, weight_decay=config.weight_decay)
+        self.opt_b = torch.optim.SGD(biases, lr=config.lr)
+        self.schedulers = [torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=config.lr_factor, patience=config.lr_patience)
+                           for o in (self.opt_w, self.opt_b)]
+        self.generator = torch.Generator(device="cpu").manual_seed(config.seed + 7919)
+        self.epoch = 0
+        self.best = float("inf")
+        self.history: list[dict[str, Any]] = []
+
+    # ---------------------------------------------------------------------------------------
+    def _check_data(self) -> None:
+        """Fail before training: uncovered elements, missing labels."""
+        idx = np.concatenate([self.train_idx, self.val_idx])
+        present = set(np.unique(np.concatenate([self.ds.species[self.ds.atom_slice(int(i))] for i in idx])).tolist())
+        elements = set(getattr(self.model, "elements", present))
+        if present - elements:
+            raise InputError(f"the data set has element(s) {sorted(present - elements)} that the model does not cover "
+                             f"(covers {sorted(elements)})")
+        cfg = self.cfg
+        if cfg.needs_hessian and not self.ds.has_hessian[self.train_idx].all():
+            bad = int(self.train_idx[~self.ds.has_hessian[self.train_idx]][0])
+            raise InputError(f"regime {cfg.regime} with {cfg.probes} probes needs a reference Hessian for every training "
+                             f"structure; structure {bad} has none (use probes: stored for HVP-only data)")
+        if cfg.uses_hvp and cfg.probes == "stored" and np.any(self.ds.columns["n_hvp"][self.train_idx] < 1):
+            bad = int(self.train_idx[self.ds.columns["n_hvp"][self.train_idx] < 1][0])
+            raise InputError(f"probes: stored needs reference (probe, HVP) pairs; training structure {bad} has none")
+        if cfg.validate_hessian and not self.ds.has_hessian[self.val_idx].all():
+            raise InputError("validate_hessian needs a Hessian for every validation structure")
+
+    def batch_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Per-molecule loss terms (B,) of this regime, and the weighted total (scalar)."""
+        cfg = self.cfg
+        energy, forces, coords = model_energy_forces(self.model, batch.species, batch.coordinates)
+        terms = {"energy": energy_loss(energy, batch.energy, batch.n_atoms),
+                 "forces": forces_loss(forces, batch.forces, batch.n_atoms)}
+        if cfg.regime == "efh":
+            h = model_hessian(forces, coords, chunk_size=cfg.hessian_chunk or None)
+            terms["hessian"] = hessian_loss(h, batch.hessian, batch.n_atoms)
+        elif cfg.uses_hvp:
+            if cfg.probes == "randomized":
+                probes = draw_probes_torch(batch.n_atoms, batch.species.shape[1], cfg.k_probes, cfg.probe_kind,
+                                           generator=self.generator, dtype=self.dtype).to(self.device)
+            else:
+                probes = batch.probes
+            ref = batch.hvps if cfg.probes == "stored" else reference_hvp(batch.hessian, probes)
+            terms["hessian"] = hvp_loss(model_hvp(forces, coords, probes), ref, batch.n_atoms)
+        total = cfg.weight_energy * terms["energy"] + cfg.weight_forces * terms["forces"]
+        if "hessian" in terms:
+            total = total + cfg.weight_hessian * terms["hessian"]
+        terms["total"] = total.mean()
+        return terms
+
+    def train_epoch(self, after_batch: Callable[[int, int], None] | None = None) -> EpochLosses:
+        self.model.train()
+        self.loader.set_epoch(self.epoch)
+        acc = EpochLosses()
+        for b, batch in enumerate(self.loader):
+            batch = batch.to(self.device)
+            terms = self.batch_losses(batch)
+            if not torch.isfinite(terms["total"]):
+                raise TrainingError(f"non-finite loss at epoch {self.epoch + 1}, batch {b + 1}; the last good "
+                                    f"checkpoint is {self.out / 'last.pt'} (epoch {self.epoch})")
+            self.opt_w.zero_grad(set_to_none=True)
+            self.opt_b.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            self.opt_w.step()
+            self.opt_b.step()
+            n = len(batch)
+            acc.n += n
+            acc.total += float(terms["total"].detach()) * n
+            for key in ("energy", "forces", "hessian"):
+                if key in terms:
+                    setattr(acc, key, getattr(acc, key) + float(terms[key].detach().sum()))
+            if after_batch:
+                after_batch(self.epoch + 1, b + 1)
+        for key in ("total", "energy", "forces", "hessian"):
+            setattr(acc, key, getattr(acc, key) / max(acc.n, 1))
+        return acc
+
+    def validate(self) -> dict[str, float]:
+        """RMSE of energy (kcal/mol), forces (kcal/mol/Å) and, if asked, Hessians (kcal/mol/Å²)."""
+        self.model.eval()
+        se_e = se_f = se_h = 0.0
+        n_mol = n_comp = n_h = 0
+        for batch in self.val_loader:
+            batch = batch.to(self.device)
+            energy, forces, coords = model_energy_forces(self.model, batch.species, batch.coordinates,
+                                                         create_graph=self.cfg.validate_hessian)
+            se_e += float(((energy.detach() - batch.energy) ** 2).sum())
+            se_f += float(((forces.detach() - batch.forces) ** 2).sum())
+            n_mol += len(batch)
+            n_comp += int(3 * batch.n_atoms.sum())
+            if self.cfg.validate_hessian:
+                h = model_hessian(forces, coords, create_graph=False).detach()
+                se_h += float(((h - batch.hessian) ** 2).sum())
+                n_h += int(((3 * batch.n_atoms) ** 2).sum())
+        out = {"val_energy_rmse": np.sqrt(se_e / n_mol) * HARTREE_TO_KCAL_MOL,
+               "val_forces_rmse": np.sqrt(se_f / n_comp) * HARTREE_TO_KCAL_MOL}
+        if self.cfg.validate_hessian:
+            out["val_hessian_rmse"] = np.sqrt(se_h / n_h) * HARTREE_TO_KCAL_MOL
+        return out
+
+    # ---------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch, "best": self.best, "history": self.history, "config": self.cfg.to_dict(),
+            "model": self.model.state_dict(), "opt_w": self.opt_w.state_dict(), "opt_b": self.opt_b.state_dict(),
+            "schedulers": [s.state_dict() for s in self.schedulers], "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if state["config"] != self.cfg.to_dict():
+            changed = sorted(k for k in state["config"] if state["config"][k] != self.cfg.to_dict().get(k))
+            raise InputError(f"{self.out / 'last.pt'} was written with other settings ({', '.join(changed)}); "
+                             "use a new output folder or the same configuration")
+        self.epoch, self.best, self.history = state["epoch"], state["best"], state["history"]
+        self.model.load_state_dict(state["model"])
+        self.opt_w.load_state_dict(state["opt_w"])
+        self.opt_b.load_state_dict(state["opt_b"])
+        for s, sd in zip(self.schedulers, state["schedulers"]):
+            s.load_state_dict(sd)
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+    def _model_record(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "config": self.cfg.to_dict(), "epoch": self.epoch,
+                "elements": list(getattr(self.model, "elements", [])), "dataset": str(self.dataset_path)}
+
+    @property
+    def lr(self) -> float:
+        return float(self.opt_w.param_groups[0]["lr"])
+
+    def run(self, after_batch: Callable[[int, int], None] | None = None, progress: bool = False) -> dict[str, Any]:
+        """Train until the learning rate falls below ``min_lr`` or ``max_epochs``; resumes from
+        ``last.pt`` when present. Returns the final summary."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        last = self.out / "last.pt"
+        if last.exists():
+            self.load_state(torch.load(last, weights_only=False, map_location=self.device))
+            log.info("resuming %s from epoch %d", self.out, self.epoch)
+        else:
+            if isinstance(self.model, ANIModel):
+                se = fit_self_energies(self.ds, self.train_idx, self.model.elements)
+                self.model.self_energies.copy_(torch.as_tensor(se, dtype=self.dtype))
+            atomic_write_json(self.out / "config.json", {"config": self.cfg.to_dict(), "dataset": str(self.dataset_path),
+                                                         "provenance": provenance(extra_packages=("torch", "torchani"))})
+        while self.epoch < self.cfg.max_epochs and self.lr >= self.cfg.min_lr:
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(self.device)
+                torch.cuda.synchronize(self.device)
+            t0 = time.perf_counter()
+            losses = self.train_epoch(after_batch)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            seconds = time.perf_counter() - t0
+            val = self.validate()
+            if not all(np.isfinite(v) for v in val.values()):
+                raise TrainingError(f"non-finite validation error after epoch {self.epoch + 1}; the last good "
+                                    f"checkpoint is {last} (epoch {self.epoch})")
+            self.epoch += 1
+            lr = self.lr
+            for s in self.schedulers:
+                s.step(val["val_energy_rmse"])
+            row = {"epoch": self.epoch, "lr": lr, "train_loss": losses.total, "train_energy_loss": losses.energy,
+                   "train_forces_loss": losses.forces, "train_hessian_loss": losses.hessian, **val,
+                   "seconds": seconds, "peak_mem_mb": _peak_memory_mb(self.device)}
+            self.history.append(row)
+            if val["val_energy_rmse"] < self.best:
+                self.best = val["val_energy_rmse"]
+                _atomic_torch_save(self._model_record(), self.out / "best.pt")
+            _atomic_torch_save(self.state(), last)
+            import pandas as pd
+
+            atomic_write_text(self.out / "log.csv", pd.DataFrame(self.history).to_csv(index=False))
+            if progress:
+                print(f"epoch {self.epoch:4d}  loss {losses.total:.3e}  val E {val['val_energy_rmse']:.3f} kcal/mol  "
+                      f"F {val['val_forces_rmse']:.3f} kcal/mol/Å  lr {lr:.1e}  {seconds:.1f} s", flush=True)
+        best_row = min(self.history, key=lambda r: r["val_energy_rmse"]) if self.history else {}
+        summary = {"epochs": self.epoch, "best_epoch": best_row.get("epoch"), "best": best_row,
+                   "stopped_by": "min_lr" if self.lr < self.cfg.min_lr else "max_epochs",
+                   "mean_seconds_per_epoch": float(np.mean([r["seconds"] for r in self.history])) if self.history else None,
+                   "config": self.cfg.to_dict(), "dataset": str(self.dataset_path), "device": str(self.device)}
+        atomic_write_json(self.out / "final.json", summary)
+        return summary
+
+
+def load_trained_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
+    """The ANI model stored in ``best.pt`` (or ``last.pt``) of a training run."""
+    record = torch.load(path, weights_only=False, map_location=device)
+    model = ANIModel(elements=record.get("elements") or (1, 6, 7, 8),
+                     dtype=torch.float64 if record["config"]["dtype"] == "float64" else torch.float32)
+    model.load_state_dict(record["model"])
+    return model.to(device).eval()

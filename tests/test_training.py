@@ -1,0 +1,249 @@
+"""PHL losses and training: hand-computed values, unbiasedness, HVPs, regimes, resume, bad input."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from phl.cli import main
+from phl.dataset import Dataset, DatasetWriter
+from phl.dataset.batching import BatchLoader
+from phl.dataset.synthetic import synthetic_structures
+from phl.errors import InputError
+from phl.model import ANIModel
+from phl.training.config import TrainConfig
+from phl.training.losses import (
+    draw_probes_torch, energy_loss, forces_loss, hessian_loss, hvp_loss, model_energy_forces, model_hessian,
+    model_hvp, reference_hvp,
+)
+from phl.training.teacher import teacher_dataset
+from phl.training.trainer import Trainer, TrainingError, load_trained_model, resolve_device
+
+
+class Quadratic(torch.nn.Module):
+    """E = a Σ_i |r_i|² over real atoms: forces −2a r, Hessian 2a I. A tiny model for hand checks."""
+
+    elements = (1, 6, 7, 8)
+
+    def __init__(self, a=0.5):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.tensor(a, dtype=torch.float64))
+
+    def forward(self, species, coordinates):
+        return self.a * ((coordinates**2).sum(-1) * (species >= 0)).sum(-1)
+
+
+def test_losses_against_hand_computed_values():
+    model = Quadratic(0.5)
+    species = torch.tensor([[1, 1, -1]])  # 2 real atoms, one padded
+    xyz = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [9.0, 9.0, 9.0]]], dtype=torch.float64)
+    n = torch.tensor([2])
+    energy, forces, coords = model_energy_forces(model, species, xyz)
+    assert energy.item() == pytest.approx(0.5 * (1 + 4))  # 2.5
+    torch.testing.assert_close(forces[0, :2], -xyz[0, :2])  # −2a r
+    assert torch.all(forces[0, 2] == 0)
+    # L_E = (2.5 − 1.5)² / √2
+    assert energy_loss(energy, torch.tensor([1.5], dtype=torch.float64), n).item() == pytest.approx(1 / math.sqrt(2))
+    # reference forces zero: L_F = (1 + 4) / 6
+    assert forces_loss(forces, torch.zeros_like(forces), n).item() == pytest.approx(5 / 6)
+    h = model_hessian(forces, coords)
+    torch.testing.assert_close(h[0, :6, :6], torch.eye(6, dtype=torch.float64))  # 2a I
+    assert torch.all(h[0, 6:] == 0) and torch.all(h[0, :, 6:] == 0)
+    # reference Hessian 3 I on the real block: L_H = 6 · (1 − 3)² / 36
+    ref_h = torch.zeros(1, 9, 9, dtype=torch.float64)
+    ref_h[0, :6, :6] = 3 * torch.eye(6)
+    assert hessian_loss(h, ref_h, n).item() == pytest.approx(24 / 36)
+    # HVP with v = (1, 1, 1, 1, 1, 1): H̃v − Hv = −2 v, ‖·‖² = 24, L = 24 / 36
+    v = torch.zeros(1, 1, 3, 3, dtype=torch.float64)
+    v[0, 0, :2] = 1.0
+    hv = model_hvp(forces, coords, v)
+    torch.testing.assert_close(hv[0, 0, :2], torch.ones(2, 3, dtype=torch.float64))
+    assert hvp_loss(hv, reference_hvp(ref_h, v), n).item() == pytest.approx(24 / 36)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "rademacher", "onehot"])
+def test_hvp_loss_is_unbiased_estimate_of_hessian_loss(kind):
+    """E_v ‖(H̃ − H) v‖² / (3N)² = ‖H̃ − H‖_F² / (3N)² for E[v vᵀ] = I."""
+    rng = np.random.default_rng(0)
+    n_atoms, n_max = 3, 4
+    d = torch.zeros(1, 12, 12, dtype=torch.float64)
+    a = torch.as_tensor(rng.normal(size=(9, 9)))
+    d[0, :9, :9] = a + a.T  # H̃ − H on the real block
+    n = torch.tensor([n_atoms])
+    full = hessian_loss(d, torch.zeros_like(d), n).item()
+    gen = torch.Generator().manual_seed(1)
+    samples = []
+    for _ in range(20):
+        v = draw_probes_torch(n, n_max, 2000, kind, generator=gen)
+        assert torch.all(v[:, :, n_atoms:] == 0)
+        samples.append(((reference_hvp(d, v) ** 2).sum(dim=(2, 3))[0] / 81).numpy())
+    s = np.concatenate(samples)
+    sem = s.std(ddof=1) / np.sqrt(len(s))
+    assert abs(s.mean() - full) < 4 * sem, (s.mean(), full, sem)
+    assert abs(s.mean() - full) < 0.05 * full
+
+
+def test_probe_second_moment_is_identity():
+    gen = torch.Generator().manual_seed(2)
+    n = torch.tensor([2, 1])
+    for kind in ("gaussian", "rademacher", "onehot"):
+        v = draw_probes_torch(n, 2, 40000, kind, generator=gen)[0].reshape(40000, 6)
+        np.testing.assert_allclose((v.T @ v / 40000).numpy(), np.eye(6), atol=0.08)
+        v1 = draw_probes_torch(n, 2, 1000, kind, generator=gen)[1].reshape(1000, 6)
+        assert torch.all(v1[:, 3:] == 0)
+        if kind == "onehot":  # √(3N) on exactly one real component
+            assert torch.all((v1 != 0).sum(1) == 1) and torch.allclose(v1.abs().sum(1), torch.tensor(3.0).sqrt().double())
+
+
+def test_model_hvps_equal_full_hessian_times_v():
+    torch.manual_seed(0)
+    model = ANIModel()
+    path_structs = list(synthetic_structures(6, seed=3, median_atoms=5, max_atoms=7, hessian=False))
+    sp = torch.full((6, 7), -1)
+    xyz = torch.zeros(6, 7, 3, dtype=torch.float64)
+    n = torch.tensor([s.n_atoms for s in path_structs])
+    for b, s in enumerate(path_structs):
+        sp[b, : s.n_atoms], xyz[b, : s.n_atoms] = torch.as_tensor(s.species), torch.as_tensor(s.coordinates)
+    _, forces, coords = model_energy_forces(model, sp, xyz)
+    h = model_hessian(forces, coords)
+    torch.testing.assert_close(h, model_hessian(forces, coords, chunk_size=5), rtol=0, atol=1e-12)
+    torch.testing.assert_close(h, h.transpose(1, 2), rtol=0, atol=1e-10)
+    v = draw_probes_torch(n, 7, 3, "gaussian", generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model_hvp(forces, coords, v), reference_hvp(h, v), rtol=1e-10, atol=1e-12)
+    # and the Hessian is the derivative of the forces (central differences)
+    d = torch.randn_like(xyz) * (sp >= 0)[..., None]
+    eps = 1e-5
+    _, fp, _ = model_energy_forces(model, sp, xyz + eps * d, create_graph=False)
+    _, fm, _ = model_energy_forces(model, sp, xyz - eps * d, create_graph=False)
+    torch.testing.assert_close(-(fp - fm) / (2 * eps), reference_hvp(h, d[:, None])[:, 0], rtol=1e-6, atol=1e-8)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    return teacher_dataset(tmp_path_factory.mktemp("data") / "teacher.h5", 90, seed=0, median_atoms=6, max_atoms=9, hvp_pairs=1)
+
+
+SHORT = dict(max_epochs=3, batch_size=16, lr=5e-4)
+
+
+@pytest.mark.parametrize("regime, probes", [("ef", "randomized"), ("hvp-onehot", "randomized"), ("hvp-random", "randomized"),
+                                            ("efh", "randomized"), ("hvp-random", "fixed"), ("hvp-onehot", "fixed"),
+                                            ("hvp-random", "stored")])
+def test_short_training_of_every_regime(tmp_path, teacher, regime, probes):
+    cfg = TrainConfig(regime=regime, probes=probes, **SHORT)
+    summary = Trainer(cfg, teacher, tmp_path / "run").run()
+    logdf = pd.read_csv(tmp_path / "run" / "log.csv")
+    assert list(logdf["epoch"]) == [1, 2, 3] and summary["epochs"] == 3
+    assert {"train_loss", "val_energy_rmse", "val_forces_rmse", "seconds", "peak_mem_mb"} <= set(logdf.columns)
+    assert np.all(np.isfinite(logdf["train_loss"])) and np.all(logdf["seconds"] > 0)
+    assert (logdf["train_hessian_loss"] > 0).all() == (regime != "ef")
+    assert logdf["train_loss"].iloc[-1] < logdf["train_loss"].iloc[0]
+    model = load_trained_model(tmp_path / "run" / "best.pt")
+    assert isinstance(model, ANIModel) and json.loads((tmp_path / "run" / "final.json").read_text())["best_epoch"]
+
+
+def test_fixed_probes_identical_across_epochs_and_runs(teacher):
+    cfg = TrainConfig(regime="hvp-random", probes="fixed", **SHORT)
+    with Dataset(teacher) as ds:
+        idx = ds.indices("paper", "train")
+        probes = []
+        for epoch, seed in ((0, 0), (1, 0), (0, 5)):  # epochs and loader seeds differ
+            loader = BatchLoader(ds, idx, 16, seed=seed, hvp="fixed", probe_seed=cfg.probe_seed, probe_kind=cfg.probe_kind)
+            loader.set_epoch(epoch)
+            probes.append({int(i): p.clone() for b in loader for i, p in zip(b.index, b.probes)})
+        for i in idx:
+            torch.testing.assert_close(probes[0][i], probes[1][i], rtol=0, atol=0)
+            torch.testing.assert_close(probes[0][i], probes[2][i], rtol=0, atol=0)
+
+
+def test_resume_after_kill_equals_uninterrupted(tmp_path, teacher):
+    cfg = TrainConfig(regime="hvp-random", probes="randomized", **{**SHORT, "max_epochs": 4})
+    full = Trainer(cfg, teacher, tmp_path / "full")
+    full.run()
+
+    def kill(epoch, batch):
+        if epoch == 3 and batch == 2:
+            raise KeyboardInterrupt  # killed in the middle of epoch 3
+
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(cfg, teacher, tmp_path / "killed").run(after_batch=kill)
+    assert torch.load(tmp_path / "killed" / "last.pt", weights_only=False)["epoch"] == 2
+    resumed = Trainer(cfg, teacher, tmp_path / "killed")
+    resumed.run()
+    for (name, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    a, b = pd.read_csv(tmp_path / "full" / "log.csv"), pd.read_csv(tmp_path / "killed" / "log.csv")
+    pd.testing.assert_series_equal(a["train_loss"], b["train_loss"])
+    with pytest.raises(InputError, match="other settings.*lr"):
+        Trainer(TrainConfig(regime="hvp-random", **{**SHORT, "max_epochs": 4, "lr": 1e-4}), teacher, tmp_path / "full").run()
+
+
+def test_non_finite_loss_stops_with_epoch_and_batch(tmp_path, teacher):
+    class Exploding(ANIModel):
+        armed = False
+
+        def forward(self, species, coordinates):
+            e = super().forward(species, coordinates)
+            return e * float("nan") if Exploding.armed else e
+
+    def arm(epoch, batch):
+        Exploding.armed = Exploding.armed or (epoch, batch) == (2, 1)
+
+    trainer = Trainer(TrainConfig(regime="ef", **SHORT), teacher, tmp_path / "run", model_factory=Exploding)
+    with pytest.raises(TrainingError, match=r"epoch 2, batch 2.*last.pt \(epoch 1\)"):
+        trainer.run(after_batch=arm)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["epoch"] == 1
+
+
+def test_bad_input_fails_before_training(tmp_path, teacher):
+    with pytest.raises(InputError, match="unknown training option.*learning_rate"):
+        TrainConfig.from_dict({"learning_rate": 1e-3})
+    with pytest.raises(InputError, match="regime must be"):
+        TrainConfig(regime="hvp")
+    # a data set without Hessians cannot train E-F-H or randomized HVPs, but can train E-F
+    no_h = tmp_path / "noh.h5"
+    with DatasetWriter(no_h) as w:
+        w.add_many(synthetic_structures(30, seed=1, median_atoms=5, max_atoms=7, hessian=False))
+    from phl.dataset.splits import make_split
+
+    make_split(no_h, "paper", "paper", seed=0)
+    for regime in ("efh", "hvp-random"):
+        with pytest.raises(InputError, match="needs a reference Hessian"):
+            Trainer(TrainConfig(regime=regime, **SHORT), no_h, tmp_path / "x")
+    with pytest.raises(InputError, match="stored needs reference"):
+        Trainer(TrainConfig(regime="hvp-random", probes="stored", **SHORT), no_h, tmp_path / "x")
+    # an element the model does not cover
+    sulfur = tmp_path / "s.h5"
+    structs = list(synthetic_structures(30, seed=2, median_atoms=5, max_atoms=7, hessian=False))
+    for s in structs:
+        s.species[0] = 16
+    with DatasetWriter(sulfur) as w:
+        w.add_many(structs)
+    make_split(sulfur, "paper", "paper", seed=0)
+    with pytest.raises(InputError, match=r"element\(s\) \[16\]"):
+        Trainer(TrainConfig(regime="ef", **SHORT), sulfur, tmp_path / "x")
+    with pytest.raises(InputError, match="no split 'nope'"):
+        Trainer(TrainConfig(regime="ef", split="nope", **SHORT), teacher, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_device_selection():
+    assert resolve_device("auto", lambda: True).type == "cuda"
+    assert resolve_device("auto", lambda: False).type == "cpu"
+    with pytest.raises(InputError, match="CUDA is not available"):
+        resolve_device("cuda", lambda: False)
+
+
+def test_train_cli(tmp_path, teacher, capsys):
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("regime: ef\nbatch_size: 32\nlr: 5.0e-4\n")
+    assert main(["train", str(teacher), "--config", str(cfg), "--out", str(tmp_path / "run"), "--max-epochs", "2",
+                 "--regime", "hvp-onehot", "-q"]) == 0
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
+    assert saved["regime"] == "hvp-onehot" and saved["batch_size"] == 32 and saved["max_epochs"] == 2
+    cfg.write_text("regim: ef\n")
+    assert main(["train", str(teacher), "--config", str(cfg), "--out", str(tmp_path / "r2")]) == 2
+    assert "unknown training option(s) regim" in capsys.readouterr().err
