@@ -247,3 +247,41 @@ def test_train_cli(tmp_path, teacher, capsys):
     cfg.write_text("regim: ef\n")
     assert main(["train", str(teacher), "--config", str(cfg), "--out", str(tmp_path / "r2")]) == 2
     assert "unknown training option(s) regim" in capsys.readouterr().err
+
+
+def test_trained_model_as_ase_calculator_drives_sella(tmp_path, teacher):
+    from ase import Atoms
+    from sella import Sella
+
+    from phl.ml_calculator import MLCalculator
+
+    Trainer(TrainConfig(regime="ef", **{**SHORT, "max_epochs": 1}), teacher, tmp_path / "run").run()
+    calc = MLCalculator.from_checkpoint(tmp_path / "run" / "best.pt")
+    atoms = Atoms("CH4", positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.7]])
+    atoms.calc = calc
+    e = atoms.get_potential_energy()
+    f = atoms.get_forces()
+    h = calc.get_hessian(atoms)
+    # forces are −dE/dR and the Hessian is −dF/dR (central differences, eV units)
+    d = np.random.default_rng(0).normal(size=atoms.positions.shape)
+    eps = 1e-5
+    plus, minus = atoms.copy(), atoms.copy()
+    plus.positions += eps * d
+    minus.positions -= eps * d
+    plus.calc = minus.calc = calc
+    assert (plus.get_potential_energy() - minus.get_potential_energy()) / (2 * eps) == pytest.approx(-(f * d).sum(), rel=1e-6, abs=1e-8)
+    np.testing.assert_allclose(-(plus.get_forces() - minus.get_forces()).ravel() / (2 * eps), h @ d.ravel(), rtol=1e-5, atol=1e-6)
+    atoms.calc = calc
+    opt = Sella(atoms, order=0, internal=True, hessian_function=calc.hessian_function, logfile=None)
+    opt.run(fmax=0.05, steps=5)
+    assert atoms.get_potential_energy() <= e + 1e-9
+
+
+def test_allocator_tuning_applies_on_glibc():
+    import platform
+
+    from phl.training.allocator import keep_freed_memory
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert keep_freed_memory() is True

@@ -27,18 +27,27 @@ def teacher_dataset(path: str | Path, n: int, seed: int = 0, median_atoms: int =
     rng = np.random.default_rng(seed)
     structures = list(synthetic_structures(n, seed=seed, median_atoms=median_atoms, max_atoms=max_atoms, hessian=False))
     with DatasetWriter(path, sources=[f"teacher ANI seed {10_000 + seed}"]) as writer:
-        for s in structures:
-            sp = torch.as_tensor(s.species)[None]
-            xyz = torch.as_tensor(s.coordinates)[None]
-            energy, forces, coords = model_energy_forces(teacher, sp, xyz, create_graph=hessian or bool(hvp_pairs))
-            h = model_hessian(forces, coords, create_graph=False)[0].detach().numpy() if hessian or hvp_pairs else None
-            s.energy, s.forces = float(energy.detach()), forces[0].detach().numpy()
-            s.hessian = h if hessian else None
-            if hvp_pairs:
-                s.probes = draw_probes(rng, s.n_atoms, hvp_pairs)
-                s.hvps = (s.probes.reshape(hvp_pairs, -1) @ h).reshape(s.probes.shape)
-            if s.category in ("irc", "nms") and rng.random() < 0.6:
-                s.category = str(rng.choice(["reactant", "product", "ts"]))
-            writer.add(s)
+        for c0 in range(0, len(structures), 64):  # label in padded chunks of 64 structures
+            chunk = structures[c0 : c0 + 64]
+            n_max = max(s.n_atoms for s in chunk)
+            sp = torch.full((len(chunk), n_max), -1)
+            xyz = torch.zeros((len(chunk), n_max, 3), dtype=torch.float64)
+            for b, s in enumerate(chunk):
+                sp[b, : s.n_atoms] = torch.as_tensor(s.species)
+                xyz[b, : s.n_atoms] = torch.as_tensor(s.coordinates)
+            need_h = hessian or bool(hvp_pairs)
+            energy, forces, coords = model_energy_forces(teacher, sp, xyz, create_graph=need_h)
+            hess = model_hessian(forces, coords, create_graph=False).detach().numpy() if need_h else None
+            for b, s in enumerate(chunk):
+                n = s.n_atoms
+                h = hess[b, : 3 * n, : 3 * n] if need_h else None
+                s.energy, s.forces = float(energy[b].detach()), forces[b, :n].detach().numpy()
+                s.hessian = h if hessian else None
+                if hvp_pairs:
+                    s.probes = draw_probes(rng, n, hvp_pairs)
+                    s.hvps = (s.probes.reshape(hvp_pairs, -1) @ h).reshape(s.probes.shape)
+                if s.category in ("irc", "nms") and rng.random() < 0.6:
+                    s.category = str(rng.choice(["reactant", "product", "ts"]))
+                writer.add(s)
     make_split(path, "paper", "paper", seed=split_seed)
     return Path(path)

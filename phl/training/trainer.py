@@ -33,6 +33,7 @@ from phl.dataset.batching import Batch, BatchLoader
 from phl.errors import InputError, PHLError
 from phl.model import ANIModel
 from phl.provenance import atomic_write_json, atomic_write_text, provenance
+from phl.training.allocator import keep_freed_memory
 from phl.training.config import TrainConfig
 from phl.training.losses import (
     draw_probes_torch,
@@ -101,6 +102,8 @@ class Trainer:
         self.dataset_path = Path(dataset_path)
         self.ds = Dataset(self.dataset_path)
         self.device = resolve_device(config.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
         self.dtype = torch.float64 if config.dtype == "float64" else torch.float32
         self.train_idx = self.ds.indices(config.split, "train")
         self.val_idx = self.ds.indices(config.split, "val")

@@ -1,0 +1,114 @@
+#!/usr/bin/env python
+"""Seconds per training epoch and peak memory of the four regimes, against molecule size.
+
+For each molecule size it writes a teacher-labelled synthetic data set (H/C/N/O, batch 400) and
+trains one epoch of each regime (randomized probes) in a fresh process, so that the peak memory
+(resident set on CPU, max allocated on CUDA) belongs to that regime alone.
+
+    python benchmarks/train_cost.py --quick --out train_cost.csv     # sizes 6, 10, 14; 2 batches/epoch
+    python benchmarks/train_cost.py --out train_cost.csv             # sizes 6, 10, 14, 20; 4 batches
+
+CSV columns: regime, natoms (mean atoms per structure), structures, sec_per_epoch, peak_mem_mb,
+plus the ratios hvp/ef and efh/hvp per size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REGIMES = ("ef", "hvp-onehot", "hvp-random", "efh")
+
+
+def worker(regime: str, data: str, batch_size: int) -> None:
+    import numpy as np
+
+    from phl.dataset import Dataset
+    from phl.training.config import TrainConfig
+    from phl.training.trainer import Trainer
+
+    with tempfile.TemporaryDirectory() as out:
+        cfg = TrainConfig(regime=regime, max_epochs=1, batch_size=batch_size, split="all")
+        trainer = Trainer(cfg, data, out)
+        summary = trainer.run()
+        row = trainer.history[0]
+        with Dataset(data) as ds:
+            natoms = float(np.mean(ds.columns["n_atoms"][ds.indices("all", "train")]))
+        print(json.dumps({"regime": regime, "natoms": natoms, "structures": len(trainer.train_idx),
+                          "sec_per_epoch": row["seconds"], "peak_mem_mb": row["peak_mem_mb"],
+                          "device": summary["device"]}))
+
+
+def make_data(path: Path, size: int, n_train: int) -> None:
+    import numpy as np
+
+    from phl.dataset.store import write_split
+    from phl.training.teacher import teacher_dataset
+
+    n_val = 8
+    teacher_dataset(path, n_train + n_val, seed=size, median_atoms=size, max_atoms=size)
+    codes = np.zeros(n_train + n_val, dtype=np.int8)
+    codes[n_train:] = 1  # the last few for validation, every other structure trains
+    write_split(path, "all", codes, {"kind": "benchmark"})
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--out", help="CSV file")
+    p.add_argument("--sizes", type=int, nargs="+")
+    p.add_argument("--batch-size", type=int, default=400)
+    p.add_argument("--batches", type=int, help="batches per epoch (default 2 with --quick, else 4)")
+    p.add_argument("--regimes", nargs="+", choices=REGIMES, default=list(REGIMES))
+    p.add_argument("--worker", nargs=2, metavar=("REGIME", "DATA"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        worker(args.worker[0], args.worker[1], args.batch_size)
+        return 0
+    if not args.out:
+        p.error("--out is required")
+    import pandas as pd
+
+    from phl.provenance import atomic_write_text
+
+    sizes = args.sizes or ([6, 10, 14] if args.quick else [6, 10, 14, 20])
+    batches = args.batches or (2 if args.quick else 4)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            data = Path(tmp) / f"size{size}.h5"
+            make_data(data, size, batches * args.batch_size)
+            for regime in args.regimes:
+                proc = subprocess.run([sys.executable, __file__, "--worker", regime, str(data), "--batch-size", str(args.batch_size)],
+                                      capture_output=True, text=True)
+                if proc.returncode:
+                    print(proc.stderr, file=sys.stderr)
+                    return proc.returncode
+                row = json.loads(proc.stdout.strip().splitlines()[-1])
+                rows.append(row)
+                print(f"  size {size:3d}  {regime:11s} {row['sec_per_epoch']:8.2f} s/epoch  {row['peak_mem_mb']:8.0f} MB",
+                      file=sys.stderr, flush=True)
+    df = pd.DataFrame(rows)
+    df["size"] = [s for s in sizes for _ in args.regimes]
+    wide = df.pivot(index="size", columns="regime", values="sec_per_epoch")
+    mem = df.pivot(index="size", columns="regime", values="peak_mem_mb")
+    ratios = pd.DataFrame(index=wide.index)
+    if {"ef", "hvp-random"} <= set(wide.columns):
+        ratios["hvp_random/ef"] = wide["hvp-random"] / wide["ef"]
+        ratios["hvp_onehot/ef"] = wide.get("hvp-onehot", float("nan")) / wide["ef"]
+        ratios["hvp_mem/ef_mem"] = mem["hvp-random"] / mem["ef"]
+    if {"efh", "hvp-random"} <= set(wide.columns):
+        ratios["efh/hvp_random"] = wide["efh"] / wide["hvp-random"]
+    df = df.merge(ratios.reset_index(), on="size", how="left")
+    atomic_write_text(args.out, df.to_csv(index=False))
+    print(wide.round(2).to_string())
+    print(ratios.round(2).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
