@@ -6,10 +6,11 @@ Defaults reproduce Gaussian 16 ``wB97XD/6-31G(d)`` with its UltraFine grid and t
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from phl.errors import InputError
+from phl.options import check_known_keys
 from phl.qm.basis import gaussian_uses_cartesian_d, normalise_basis_name
 
 Backend = Literal["auto", "cpu", "gpu"]
@@ -124,10 +125,7 @@ class Method:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Method":
         """Build from a configuration mapping, naming any key that is not a field."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"unknown method option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        check_known_keys(cls, data, "method")
         data = dict(data)
         if "grid" in data:
             data["grid"] = tuple(data["grid"])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from phl.errors import InputError
+from phl.options import check_known_keys
 
 REGIMES = ("ef", "hvp-onehot", "hvp-random", "efh")
 PROBE_MODES = ("randomized", "fixed", "stored")
@@ -86,8 +87,5 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        check_known_keys(cls, data, "training")
         return cls(**data)
