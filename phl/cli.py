@@ -82,6 +82,37 @@ def cmd_compute(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_optimize(args: argparse.Namespace) -> int:
+    import warnings
+
+    from phl.calculator import ReferenceCalculator
+    from phl.geometries.pathways import IMAGINARY_THRESHOLD_CM1, minimize
+    from phl.geometry import read_xyz
+    from phl.provenance import atomic_write_json, provenance
+
+    atoms = read_xyz(args.geometry)
+    calc = ReferenceCalculator(method_from_args(args))
+    calc.engine.check(atoms, str(args.geometry))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        point = minimize(atoms, calc, fmax=args.fmax, steps=args.steps)
+    data = {
+        "energy": point.energy, "converged": point.converged, "steps": point.steps,
+        "n_imaginary": point.n_imaginary, "frequencies_cm1": point.vibrations.frequencies.tolist(),
+        "symbols": point.atoms.get_chemical_symbols(), "positions": point.atoms.get_positions().tolist(),
+        "units": {"energy": "Eh", "positions": "Angstrom", "fmax": "eV/Angstrom"},
+        "method": calc.engine.method.to_dict(),
+        "provenance": provenance(extra_packages=("sella",), input=str(args.geometry), fmax=args.fmax,
+                                 imaginary_threshold_cm1=IMAGINARY_THRESHOLD_CM1, backend=calc.engine.backend,
+                                 hessian_mode=calc.engine.hessian_mode, scf_calls=calc.n_scf),
+    }
+    if args.json:
+        atomic_write_json(args.json, data)
+    print(f"{args.geometry}: E = {point.energy:.10f} Eh, converged {point.converged} in {point.steps} steps, "
+          f"{point.n_imaginary} imaginary mode(s)" + (f" -> {args.json}" if args.json else ""))
+    return 0 if point.converged else 1
+
+
 def cmd_summarize(args: argparse.Namespace) -> int:
     from phl.reports import summarize_labels
 
@@ -218,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the result as JSON (atomically); else print it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary line")
     p.set_defaults(func=cmd_compute)
+
+    p = sub.add_parser("optimize", help="minimise a geometry at the reference level (Sella, exact Hessian)",
+                       description="Minimise with Sella (internal coordinates, reference Hessian), then count imaginary "
+                                   "modes. Exit status 1 if not converged.")
+    p.add_argument("geometry", help="XYZ file (Å)")
+    add_method_options(p)
+    p.add_argument("--fmax", type=float, default=0.01, help="force convergence in eV/Å (default %(default)s)")
+    p.add_argument("--steps", type=int, default=200, help="maximum optimisation steps (default %(default)s)")
+    p.add_argument("--json", metavar="OUT", help="write energy, converged, n_imaginary, frequencies and the geometry")
+    p.set_defaults(func=cmd_optimize)
 
     p = sub.add_parser("summarize", help="table (CSV) of reference label files")
     p.add_argument("labels", nargs="+", help="JSON files written by 'phl compute --json'")

@@ -78,3 +78,15 @@ def test_console_script_runs(tmp_path, water):
     assert "E = " in proc.stdout and out.exists()
     proc = subprocess.run(["phl", "compute", str(tmp_path / "missing.xyz")], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip() == f"phl: error: {tmp_path / 'missing.xyz'}: no such file"
+
+
+def test_optimize_writes_a_minimum(tmp_path):
+    geom = tmp_path / "w.xyz"
+    geom.write_text("3\n\nO 0 0 0.13\nH 0 0.85 -0.45\nH 0 -0.70 -0.50\n")
+    out = tmp_path / "opt.json"
+    assert main(["optimize", str(geom), *FAST, "--hessian-mode", "analytic", "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert d["converged"] is True and d["n_imaginary"] == 0 and len(d["frequencies_cm1"]) == 3
+    assert np.shape(d["positions"]) == (3, 3) and d["symbols"] == ["O", "H", "H"] and d["energy"] < -74
+    pos = np.asarray(d["positions"])
+    assert abs(np.linalg.norm(pos[1] - pos[0]) - np.linalg.norm(pos[2] - pos[0])) < 1e-3  # symmetric minimum

@@ -1,0 +1,136 @@
+"""Stationary points and reaction paths at the reference level: minimisation, transition-state
+search and IRC with Sella (exact reference Hessians through ``hessian_function``), checked by
+harmonic analysis and bond graphs (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+from ase.neighborlist import natural_cutoffs, neighbor_list
+
+from phl.calculator import ReferenceCalculator
+from phl.qm.vibrations import Vibrations, harmonic_analysis
+from phl.units import HARTREE_TO_EV
+
+log = logging.getLogger(__name__)
+
+#: Imaginary modes smaller than this (cm^-1) are numerical noise (grid, projection), not real.
+IMAGINARY_THRESHOLD_CM1 = 50.0
+
+
+@dataclass
+class StationaryPoint:
+    atoms: Atoms
+    energy: float  # Eh
+    converged: bool
+    steps: int
+    vibrations: Vibrations
+    n_imaginary: int
+    hessian: np.ndarray = field(repr=False)  # Eh/Å²
+
+
+def _analyse(atoms: Atoms, calc: ReferenceCalculator, converged: bool, steps: int) -> StationaryPoint:
+    hessian = calc.get_hessian(atoms) / HARTREE_TO_EV
+    vib = harmonic_analysis(atoms.get_chemical_symbols(), atoms.get_positions(), hessian)
+    energy = atoms.get_potential_energy() / HARTREE_TO_EV
+    return StationaryPoint(atoms.copy(), energy, converged, steps, vib, vib.count_imaginary(IMAGINARY_THRESHOLD_CM1), hessian)
+
+
+def _sella(atoms: Atoms, calc: ReferenceCalculator, order: int, fmax: float, steps: int) -> tuple[bool, int]:
+    from sella import Sella
+
+    atoms.calc = calc
+    opt = Sella(atoms, order=order, internal=True, hessian_function=calc.hessian_function, logfile=None)
+    converged = bool(opt.run(fmax=fmax, steps=steps))
+    return converged, int(opt.nsteps)
+
+
+def minimize(atoms: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps: int = 200) -> StationaryPoint:
+    """Minimise (Sella, order 0, internal coordinates); ``fmax`` in eV/Å."""
+    atoms = atoms.copy()
+    converged, n = _sella(atoms, calc, 0, fmax, steps)
+    return _analyse(atoms, calc, converged, n)
+
+
+def find_transition_state(guess: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps: int = 200) -> StationaryPoint:
+    """Refine a TS guess with Sella (order 1, internal coordinates, exact Hessian)."""
+    atoms = guess.copy()
+    converged, n = _sella(atoms, calc, 1, fmax, steps)
+    return _analyse(atoms, calc, converged, n)
+
+
+def interpolated_guess(reactant: Atoms, product: Atoms, calc: ReferenceCalculator, n_images: int = 7,
+                       climb_steps: int = 0) -> Atoms:
+    """Highest-energy image of an IDPP path (optionally relaxed by a climbing-image NEB)."""
+    from ase.mep import NEB
+    from ase.optimize import FIRE
+
+    images = [reactant.copy() for _ in range(n_images + 1)] + [product.copy()]
+    neb = NEB(images, climb=climb_steps > 0)
+    neb.interpolate("idpp")
+    for image in images[1:-1]:
+        image.calc = ReferenceCalculator(engine=calc.engine)
+    if climb_steps:
+        FIRE(neb, logfile=None).run(fmax=0.1, steps=climb_steps)
+    energies = [image.get_potential_energy() for image in images[1:-1]]
+    return images[1 + int(np.argmax(energies))].copy()
+
+
+def bond_graph(atoms: Atoms, scale: float = 1.2) -> frozenset[tuple[int, int]]:
+    """Bonds as pairs of atom indices, from ASE's natural cutoffs (covalent radii × ``scale``)."""
+    i, j = neighbor_list("ij", atoms, natural_cutoffs(atoms, mult=scale))
+    return frozenset((int(a), int(b)) for a, b in zip(i, j) if a < b)
+
+
+@dataclass
+class IRCResult:
+    points: list[Atoms]  # from the reverse end through the TS to the forward end
+    path_position: np.ndarray  # Å, cumulative Cartesian distance from the TS (reverse negative)
+    forward_end: StationaryPoint
+    reverse_end: StationaryPoint
+    notes: list[str]
+
+
+def run_irc(ts: Atoms, calc: ReferenceCalculator, fmax: float = 0.05, steps: int = 30, dx: float = 0.1,
+            min_fmax: float = 0.01) -> IRCResult:
+    """IRC forward and reverse from the TS (Sella), at most ``steps`` points of ``dx`` (Å amu^½)
+    each way; end points then minimised. Sella's ``IRCInnerLoopConvergenceFailure`` (common near
+    minima) ends that direction, not the run. Measured on HCN ⇌ HNC (3-21G): 25 points each way
+    reach both minima in about 70 s per direction on 2 cores."""
+    from sella import IRC
+    from sella.optimize.irc import IRCInnerLoopConvergenceFailure
+
+    notes = []
+    branches = {}
+    for direction in ("forward", "reverse"):
+        atoms = ts.copy()
+        atoms.calc = calc
+        traj: list[Atoms] = []
+        irc = IRC(atoms, dx=dx, eta=1e-4, gamma=0.1, hessian_function=calc.hessian_function, logfile=None, keep_going=True)
+        irc.attach(lambda a=atoms, t=traj: t.append(a.copy()), interval=1)
+        try:
+            irc.run(fmax=fmax, steps=steps, direction=direction)
+        except IRCInnerLoopConvergenceFailure:
+            notes.append(f"{direction}: IRC inner loop did not converge after {len(traj)} points; ended there")
+        branches[direction] = traj or [atoms.copy()]
+    for direction, traj in branches.items():  # Sella also reports the starting TS: drop repeats
+        kept = []
+        for a in traj:
+            prev = kept[-1] if kept else ts
+            if np.linalg.norm(a.positions - prev.positions) > 1e-8:
+                kept.append(a)
+        branches[direction] = kept or [traj[-1]]
+    path = branches["reverse"][::-1] + [ts.copy()] + branches["forward"]
+    pos = np.concatenate([[0.0], np.cumsum([np.linalg.norm(b.positions - a.positions) for a, b in zip(path[:-1], path[1:])])])
+    pos -= pos[len(branches["reverse"])]
+    ends = {d: minimize(branches[d][-1], calc, fmax=min_fmax) for d in ("forward", "reverse")}
+    return IRCResult(path, pos, ends["forward"], ends["reverse"], notes)
+
+
+def irc_connects(result: IRCResult, reactant: Atoms, product: Atoms) -> bool:
+    """The two IRC end points have the bond graphs of reactant and product (either way round)."""
+    ends = {bond_graph(result.forward_end.atoms), bond_graph(result.reverse_end.atoms)}
+    return ends == {bond_graph(reactant), bond_graph(product)} and bond_graph(reactant) != bond_graph(product)

@@ -1,0 +1,70 @@
+"""Reaction input, and stationary points and IRC of HCN ⇌ HNC with the real reference engine
+(3-21G and a small grid for speed; the code path is the default one)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from phl.calculator import ReferenceCalculator
+from phl.errors import InputError
+from phl.geometries.pathways import bond_graph, find_transition_state, irc_connects, minimize, run_irc
+from phl.geometries.reactions import load_reactions
+from phl.qm.method import Method
+
+
+def test_builtin_reactions_load():
+    reactions = load_reactions()
+    assert [r.id for r in reactions] == ["hcn_hnc", "h2co_h2_co", "hnco_hocn"]
+    for r in reactions:
+        assert len(r.reactant) <= 6 and set(r.reactant.get_chemical_symbols()) <= {"H", "C", "N", "O"}
+        assert r.reactant.get_chemical_symbols() == r.product.get_chemical_symbols()
+        assert bond_graph(r.reactant) != bond_graph(r.product)
+
+
+@pytest.mark.parametrize(
+    "product, extra, message",
+    [
+        ("H 0 0 2.1\nC 0 0 0\n", "", "different atom counts"),
+        ("C 0 0 0\nH 0 0 2.1\nN 0 0 1.1\n", "", "different element order"),
+        ("H 0 0 2.1\nC 0 0 0\nN 0 0 0.1\n", "", "overlap"),
+        ("H 0 0 2.1\nC 0 0 0\nXx 0 0 1.1\n", "", "unknown element"),
+        ("H 0 0 2.1\nC 0 0 0\nN 0 0 1.1\n", "    multiplicity: 2\n", "inconsistent"),
+        ("H 0 0 2.1\nC 0 0 0\nN 0 0 1.1\n", "    temperature: 300\n", "unknown key"),
+    ],
+)
+def test_bad_reactions_are_rejected_with_their_name(tmp_path, product, extra, message):
+    text = ("reactions:\n  - id: broken_one\n" + extra + "    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n      N 0 0 1.15\n"
+            "    product: |\n" + "".join(f"      {ln}\n" for ln in product.strip().splitlines()))
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=f"broken_one.*{message}|{message}.*broken_one"):
+        load_reactions(path)
+
+
+def test_reaction_geometry_from_file(tmp_path):
+    (tmp_path / "p.xyz").write_text("3\n\nH 0 0 2.1\nC 0 0 0\nN 0 0 1.17\n")
+    (tmp_path / "r.yaml").write_text("reactions:\n  - id: a\n    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n"
+                                     "      N 0 0 1.15\n    product: p.xyz\n")
+    (r,) = load_reactions(tmp_path / "r.yaml")
+    assert r.product.positions[0, 2] == pytest.approx(2.1)
+
+
+@pytest.mark.slow
+def test_hcn_hnc_ts_and_irc_with_the_reference_engine():
+    warnings.simplefilter("ignore")
+    r = load_reactions()[0]
+    calc = ReferenceCalculator(Method(basis="3-21G", grid=(50, 194), hessian_mode="analytic"))
+    reactant, product = minimize(r.reactant, calc), minimize(r.product, calc)
+    assert reactant.converged and product.converged
+    assert reactant.n_imaginary == 0 and product.n_imaginary == 0
+    assert len(reactant.vibrations.frequencies) == 4  # linear: 3N - 5
+    ts = find_transition_state(r.ts_guess, calc)
+    assert ts.converged and ts.n_imaginary == 1 and ts.vibrations.frequencies[0] < -500
+    assert reactant.energy < ts.energy and product.energy < ts.energy
+    irc = run_irc(ts.atoms, calc, steps=25)
+    assert irc_connects(irc, reactant.atoms, product.atoms)
+    assert irc.forward_end.n_imaginary == 0 and irc.reverse_end.n_imaginary == 0
+    assert np.all(np.diff(irc.path_position) > 0) and irc.path_position[0] < 0 < irc.path_position[-1]
+    ends = sorted([irc.forward_end.energy, irc.reverse_end.energy])
+    assert ends == pytest.approx(sorted([reactant.energy, product.energy]), abs=2e-4)
