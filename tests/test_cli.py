@@ -33,7 +33,8 @@ def test_compute_writes_everything_asked(tmp_path, water, capsys):
     assert d["method"]["basis"] == "sto-3g" and d["method"]["grid"] == [30, 110]
     prov = d["provenance"]
     assert prov["versions"]["pyscf"] and prov["backend"] == "cpu" and prov["hessian_mode"] == "fd"
-    assert set(prov["wall_seconds"]) == {"scf", "gradient", "hessian", "hvp"}
+    steps_recorded = set(prov["wall_seconds"])  # provenance names every step it timed (no timing asserted)
+    assert steps_recorded == {"scf", "gradient", "hessian", "hvp"}
     assert prov["tolerances"]["scf_energy"] <= 1e-10 and prov["seed"] == 7
     assert list(tmp_path.joinpath("sub").iterdir()) == [out]  # no temporary files left
 
