@@ -131,7 +131,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     elif args.action in ("merge", "import"):
         if args.action == "import":
             for p in args.inputs:
-                if Path(p).suffix == ".json" or convert._is_phl_dataset(Path(p)):
+                if Path(p).suffix == ".json" or convert.is_phl_dataset(Path(p)):
                     raise InputError(f"{p}: not an ANI-layout file (use 'phl dataset merge' for phl data sets and labels)")
         n = convert.merge(args.out, args.inputs, append=args.append, category=args.category)
         print(f"{args.out}: added {n} structures from {len(args.inputs)} file(s)")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 
-from phl.errors import InputError
+from phl.dataset.convert import read_label
 from phl.provenance import atomic_write_text
 
 
@@ -18,10 +17,7 @@ def summarize_labels(paths: list[Path], out: Path) -> list[dict]:
 
     rows = []
     for path in paths:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: not a readable label file: {exc}") from None
+        data = read_label(path)
         prov = data.get("provenance", {})
         walls = prov.get("wall_seconds", {})
         rows.append({

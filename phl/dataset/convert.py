@@ -21,8 +21,9 @@ import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
 from phl.dataset.schema import CATEGORIES
-from phl.dataset.store import Dataset, DatasetWriter, Structure, _atomic_destination
+from phl.dataset.store import Dataset, DatasetWriter, Structure
 from phl.errors import InputError
+from phl.provenance import atomic_path
 from phl.units import HARTREE_TO_EV
 
 _UNIT_SYNONYMS = {
@@ -122,8 +123,7 @@ def write_ani_layout(dataset: Dataset, path: str | Path, hessians: bool = True) 
     for i in range(len(dataset)):
         key = (dataset.reaction_of(i) or "", tuple(dataset.species[dataset.atom_slice(i)]), bool(hessians and dataset.has_hessian[i]))
         groups.setdefault(key, []).append(i)
-    tmp = _atomic_destination(path)
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["exported_by"] = "phl"
             for n, ((reaction, species, with_h), idx) in enumerate(groups.items()):
@@ -139,10 +139,6 @@ def write_ani_layout(dataset: Dataset, path: str | Path, hessians: bool = True) 
                 for key, unit in (("coordinates", "Angstrom"), ("energies", "Eh"), ("forces", "Eh/Angstrom"), ("hessian", "Eh/Angstrom^2")):
                     if key in g:
                         g[key].attrs["units"] = unit
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return len(groups)
 
 
@@ -162,19 +158,13 @@ def write_extxyz(dataset: Dataset, path: str | Path) -> int:
         atoms.calc = SinglePointCalculator(atoms, energy=float(dataset.columns["energy"][i]) * HARTREE_TO_EV,
                                            forces=dataset.forces[sl] * HARTREE_TO_EV)
         frames.append(atoms)
-    tmp = _atomic_destination(Path(path))
-    try:
+    with atomic_path(path) as tmp:
         write(str(tmp), frames, format="extxyz")
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return len(frames)
 
 
-def structure_from_label(path: str | Path, category: str | None = None, reaction: str | None = None) -> Structure:
-    """A structure from a label JSON written by ``phl compute --json`` (category and reaction are
-    taken from the file when it has them, else from the arguments)."""
+def read_label(path: str | Path) -> dict:
+    """The contents of a label JSON written by ``phl compute --json``, with its required keys."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -183,6 +173,13 @@ def structure_from_label(path: str | Path, category: str | None = None, reaction
     for key in ("symbols", "positions", "energy", "forces"):
         if key not in data:
             raise InputError(f"{path}: missing required key {key!r}")
+    return data
+
+
+def structure_from_label(path: str | Path, category: str | None = None, reaction: str | None = None) -> Structure:
+    """A structure from a label JSON written by ``phl compute --json`` (category and reaction are
+    taken from the file when it has them, else from the arguments)."""
+    data = read_label(path)
     units = data.get("units", {})
     if units.get("energy", "Eh") != "Eh" or units.get("forces", "Eh/Angstrom") != "Eh/Angstrom":
         raise InputError(f"{path}: units {units} are not Eh and Eh/Angstrom")
@@ -204,7 +201,7 @@ def merge(out: str | Path, inputs: Iterable[str | Path], append: bool = False,
         for p in inputs:
             if p.suffix == ".json":
                 writer.add(structure_from_label(p, category=category), where=str(p))
-            elif _is_phl_dataset(p):
+            elif is_phl_dataset(p):
                 with Dataset(p) as ds:
                     for i in range(len(ds)):
                         writer.add(ds.structure(i), where=f"{p}[{i}]")
@@ -214,7 +211,7 @@ def merge(out: str | Path, inputs: Iterable[str | Path], append: bool = False,
         return writer.n_added
 
 
-def _is_phl_dataset(path: Path) -> bool:
+def is_phl_dataset(path: Path) -> bool:
     from phl.dataset.schema import FORMAT
 
     if not path.is_file():

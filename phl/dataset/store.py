@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -30,6 +29,7 @@ from phl.dataset.schema import (
     UNITS,
 )
 from phl.errors import InputError
+from phl.provenance import atomic_path, temp_path_beside
 from phl.provenance import provenance as make_provenance
 
 
@@ -94,13 +94,6 @@ class Structure:
         return self
 
 
-def _atomic_destination(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 class DatasetWriter:
     """Append structures to a new data set (or, with ``append=True``, to a copy of an existing one)
     and publish it atomically on :meth:`close`. Use as a context manager; on an exception nothing
@@ -110,7 +103,7 @@ class DatasetWriter:
 
     def __init__(self, path: str | Path, append: bool = False, sources: Iterable[str] = ()) -> None:
         self.path = Path(path)
-        self._tmp = _atomic_destination(self.path)
+        self._tmp = temp_path_beside(self.path)
         if append and self.path.exists():
             Dataset(self.path).close()  # validates
             shutil.copyfile(self.path, self._tmp)
@@ -383,8 +376,7 @@ def write_split(path: str | Path, name: str, codes: NDArray[np.integer], attrs: 
             raise InputError(f"split {name!r} has {len(codes)} entries, data set has {len(ds)} structures")
     if not set(np.unique(codes)) <= set(SPLIT_NAMES):
         raise InputError(f"split codes must be in {sorted(SPLIT_NAMES)}")
-    tmp = _atomic_destination(path)
-    try:
+    with atomic_path(path) as tmp:
         shutil.copyfile(path, tmp)
         with h5py.File(tmp, "r+") as h5:
             key = f"splits/{name}"
@@ -393,7 +385,3 @@ def write_split(path: str | Path, name: str, codes: NDArray[np.integer], attrs: 
             ds = h5.create_dataset(key, data=np.asarray(codes, dtype="int8"))
             for k, v in attrs.items():
                 ds.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else v
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

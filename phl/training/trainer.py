@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import resource
 import time
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from phl.dataset import Dataset
 from phl.dataset.batching import Batch, BatchLoader
 from phl.errors import InputError, PHLError
 from phl.model import ANIModel
-from phl.provenance import atomic_write_json, atomic_write_text, provenance
+from phl.provenance import atomic_path, atomic_write_json, atomic_write_text, provenance
 from phl.training.allocator import keep_freed_memory
 from phl.training.config import TrainConfig
 from phl.training.losses import (
@@ -74,9 +73,8 @@ def fit_self_energies(ds: Dataset, indices: np.ndarray, elements: tuple[int, ...
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def _peak_memory_mb(device: torch.device) -> float:
