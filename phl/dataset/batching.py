@@ -81,10 +81,12 @@ class BatchLoader:
             raise InputError(f"indices out of range for a data set of {len(dataset)} structures")
         if hessian and not dataset.has_hessian[self.indices].all():
             bad = int(self.indices[~dataset.has_hessian[self.indices]][0])
-            raise InputError(f"structure {bad} has no Hessian, but the regime needs full Hessians")
+            raise InputError(f"structure {bad} has no Hessian; this training needs a reference Hessian for every "
+                             "structure (HVP-only data: use probes: stored)")
         if hvp == "stored" and np.any(dataset.columns["n_hvp"][self.indices] == 0):
             bad = int(self.indices[dataset.columns["n_hvp"][self.indices] == 0][0])
-            raise InputError(f"structure {bad} has no stored (probe, HVP) pairs")
+            raise InputError(f"structure {bad} has no stored (probe, HVP) pairs; probes: stored needs reference pairs "
+                             "for every structure")
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.hessian, self.hvp = hessian, hvp
         self.k_probes, self.probe_kind, self.probe_seed = k_probes, probe_kind, probe_seed

@@ -111,11 +111,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = (model_factory or ANIModel)().to(self.device, self.dtype)
         self._check_data()
-        hvp_source = "none"
-        if config.uses_hvp and config.probes == "fixed":
-            hvp_source = "fixed"
-        elif config.uses_hvp and config.probes == "stored":
-            hvp_source = "stored"
+        hvp_source = config.probes if config.uses_hvp and config.probes in ("fixed", "stored") else "none"
         self.loader = BatchLoader(self.ds, self.train_idx, config.batch_size, shuffle=True, seed=config.seed,
                                   hessian=config.needs_hessian, hvp=hvp_source, k_probes=config.k_probes,
                                   probe_kind=config.probe_kind, probe_seed=config.probe_seed, dtype=self.dtype)
@@ -134,23 +130,14 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------
     def _check_data(self) -> None:
-        """Fail before training: uncovered elements, missing labels."""
+        """Fail before training on elements the model does not cover (missing labels are refused
+        by the batch loaders, built next)."""
         idx = np.concatenate([self.train_idx, self.val_idx])
         present = set(np.unique(np.concatenate([self.ds.species[self.ds.atom_slice(int(i))] for i in idx])).tolist())
         elements = set(getattr(self.model, "elements", present))
         if present - elements:
             raise InputError(f"the data set has element(s) {sorted(present - elements)} that the model does not cover "
                              f"(covers {sorted(elements)})")
-        cfg = self.cfg
-        if cfg.needs_hessian and not self.ds.has_hessian[self.train_idx].all():
-            bad = int(self.train_idx[~self.ds.has_hessian[self.train_idx]][0])
-            raise InputError(f"regime {cfg.regime} with {cfg.probes} probes needs a reference Hessian for every training "
-                             f"structure; structure {bad} has none (use probes: stored for HVP-only data)")
-        if cfg.uses_hvp and cfg.probes == "stored" and np.any(self.ds.columns["n_hvp"][self.train_idx] < 1):
-            bad = int(self.train_idx[self.ds.columns["n_hvp"][self.train_idx] < 1][0])
-            raise InputError(f"probes: stored needs reference (probe, HVP) pairs; training structure {bad} has none")
-        if cfg.validate_hessian and not self.ds.has_hessian[self.val_idx].all():
-            raise InputError("validate_hessian needs a Hessian for every validation structure")
 
     def batch_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Per-molecule loss terms (B,) of this regime, and the weighted total (scalar)."""
