@@ -92,7 +92,6 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
     atoms = read_xyz(args.geometry)
     calc = ReferenceCalculator(method_from_args(args))
-    calc.engine.check(atoms, str(args.geometry))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         point = minimize(atoms, calc, fmax=args.fmax, steps=args.steps)

@@ -12,8 +12,10 @@ Gaussian; :func:`check_basis_for_molecule` refuses that case rather than silentl
 
 from __future__ import annotations
 
+import copy
 import re
 import warnings
+from functools import lru_cache
 
 from phl.errors import InputError
 
@@ -33,22 +35,29 @@ def gaussian_uses_cartesian_d(name: str) -> bool:
     return bool(_CARTESIAN_FAMILIES.match(normalise_basis_name(name)))
 
 
-def load_basis(name: str, symbols: list[str]) -> dict:
-    """Return the PySCF basis dict for these elements, or raise :class:`InputError`."""
+@lru_cache(maxsize=256)
+def _parsed_shells(key: str, element: str) -> tuple:
+    """PySCF's parsed basis of one element, read from its library file once per process (an FD
+    Hessian builds 6N molecules; parsing took ~20 ms per molecule)."""
     from pyscf import gto
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tuple(gto.basis.load(key, element))
+
+
+def load_basis(name: str, symbols: list[str]) -> dict:
+    """Return the PySCF basis dict for these elements, or raise :class:`InputError`."""
     key = normalise_basis_name(name)
     basis = {}
     for element in sorted(set(symbols)):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                shells = gto.basis.load(key, element)
+            shells = _parsed_shells(key, element)
         except Exception:  # PySCF raises BasisNotFoundError, KeyError or RuntimeError
             raise InputError(f"unknown basis set {name!r} (for element {element})") from None
         if not shells:
             raise InputError(f"basis set {name!r} has no functions for element {element}")
-        basis[element] = shells
+        basis[element] = copy.deepcopy(list(shells))  # PySCF may normalise shells in place
     return basis
 
 
