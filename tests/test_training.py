@@ -10,7 +10,7 @@ import torch
 
 from phl.cli import main
 from phl.dataset import Dataset, DatasetWriter
-from phl.dataset.batching import BatchLoader
+from phl.dataset.batching import BatchLoader, pad_structures
 from phl.dataset.synthetic import synthetic_structures
 from phl.errors import InputError
 from phl.model import ANIModel
@@ -102,16 +102,13 @@ def test_model_hvps_equal_full_hessian_times_v():
     torch.manual_seed(0)
     model = ANIModel()
     path_structs = list(synthetic_structures(6, seed=3, median_atoms=5, max_atoms=7, hessian=False))
-    sp = torch.full((6, 7), -1)
-    xyz = torch.zeros(6, 7, 3, dtype=torch.float64)
-    n = torch.tensor([s.n_atoms for s in path_structs])
-    for b, s in enumerate(path_structs):
-        sp[b, : s.n_atoms], xyz[b, : s.n_atoms] = torch.as_tensor(s.species), torch.as_tensor(s.coordinates)
+    sp, xyz, n = pad_structures(path_structs)
+    assert len(set(n.tolist())) > 1  # mixed sizes: padding is exercised
     _, forces, coords = model_energy_forces(model, sp, xyz)
     h = model_hessian(forces, coords)
     torch.testing.assert_close(h, model_hessian(forces, coords, chunk_size=5), rtol=0, atol=1e-12)
     torch.testing.assert_close(h, h.transpose(1, 2), rtol=0, atol=1e-10)
-    v = draw_probes_torch(n, 7, 3, "gaussian", generator=torch.Generator().manual_seed(0))
+    v = draw_probes_torch(n, sp.shape[1], 3, "gaussian", generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(model_hvp(forces, coords, v), reference_hvp(h, v), rtol=1e-10, atol=1e-12)
     # and the Hessian is the derivative of the forces (central differences)
     d = torch.randn_like(xyz) * (sp >= 0)[..., None]

@@ -44,6 +44,19 @@ class Batch:
 HvpSource = Literal["none", "stored", "fixed"]
 
 
+def pad_structures(structures: Sequence, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Species (B, N) with −1 padding, coordinates (B, N, 3) with zero padding and atom counts (B,)
+    of in-memory :class:`~phl.dataset.store.Structure` objects (the batch layout of this module)."""
+    n_atoms = torch.tensor([s.n_atoms for s in structures])
+    n_max = int(n_atoms.max())
+    species = torch.full((len(structures), n_max), -1)
+    coords = torch.zeros((len(structures), n_max, 3), dtype=dtype)
+    for b, s in enumerate(structures):
+        species[b, : s.n_atoms] = torch.as_tensor(s.species)
+        coords[b, : s.n_atoms] = torch.as_tensor(s.coordinates, dtype=dtype)
+    return species, coords, n_atoms
+
+
 class BatchLoader:
     """Iterate padded batches over ``indices`` of a data set.
 

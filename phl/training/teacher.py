@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from phl.dataset import DatasetWriter
+from phl.dataset.batching import pad_structures
 from phl.dataset.splits import make_split
 from phl.dataset.synthetic import synthetic_structures
 from phl.model import ANIModel
@@ -29,12 +30,7 @@ def teacher_dataset(path: str | Path, n: int, seed: int = 0, median_atoms: int =
     with DatasetWriter(path, sources=[f"teacher ANI seed {10_000 + seed}"]) as writer:
         for c0 in range(0, len(structures), 64):  # label in padded chunks of 64 structures
             chunk = structures[c0 : c0 + 64]
-            n_max = max(s.n_atoms for s in chunk)
-            sp = torch.full((len(chunk), n_max), -1)
-            xyz = torch.zeros((len(chunk), n_max, 3), dtype=torch.float64)
-            for b, s in enumerate(chunk):
-                sp[b, : s.n_atoms] = torch.as_tensor(s.species)
-                xyz[b, : s.n_atoms] = torch.as_tensor(s.coordinates)
+            sp, xyz, _ = pad_structures(chunk)
             need_h = hessian or bool(hvp_pairs)
             energy, forces, coords = model_energy_forces(teacher, sp, xyz, create_graph=need_h)
             hess = model_hessian(forces, coords, create_graph=False).detach().numpy() if need_h else None
