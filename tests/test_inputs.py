@@ -123,9 +123,15 @@ def test_backend_selection_logic():
     assert resolve_hessian_mode("analytic", "cpu") == "analytic"
 
 
-def test_this_machine_resolves_to_cpu_and_engine_refuses_gpu():
-    # CI has no GPU: auto must fall back to the CPU, and an explicit gpu request must say why not.
-    assert ReferenceEngine(Method()).backend == "cpu"
+def test_engine_follows_this_machine_and_refuses_gpu_without_one():
+    # On CI (no GPU) auto must fall back to the CPU and an explicit gpu request must say why not;
+    # on a GPU machine with gpu4pyscf, auto must pick the GPU.
+    from phl.qm.backend import cuda_device_count, gpu4pyscf_available
+
+    has_gpu = cuda_device_count() > 0 and gpu4pyscf_available()
+    assert ReferenceEngine(Method()).backend == ("gpu" if has_gpu else "cpu")
+    if has_gpu:
+        pytest.skip("a GPU is available here: nothing to refuse")
     with pytest.raises(InputError, match="backend 'gpu'"):
         ReferenceEngine(Method(backend="gpu"))
 
