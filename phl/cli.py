@@ -4,6 +4,7 @@ calls the library. Errors phl raises on purpose print one line ``phl: error: ...
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -61,14 +62,22 @@ def cmd_compute(args: argparse.Namespace) -> int:
 
     if args.hvp < 0:
         raise InputError(f"--hvp must be >= 0, got {args.hvp}")
-    atoms = read_xyz(args.geometry)
+    meta: dict = {}
+    if args.index is not None:
+        from phl.geometries.jobs import read_structure
+
+        atoms, meta = read_structure(args.geometry, args.index)
+    else:
+        atoms = read_xyz(args.geometry)
     engine = ReferenceEngine(method_from_args(args), progress=not args.quiet)
     probes = None
     if args.hvp:
         probes = draw_probes(np.random.default_rng(args.seed), len(atoms), args.hvp, args.probe)
     result = engine.compute(atoms, forces=True, hessian=args.hessian, probes=probes, where=str(args.geometry))
     data = result.to_dict(engine.method, engine.backend)
-    data["provenance"].update(input=str(args.geometry), probe_kind=args.probe if args.hvp else None, seed=args.seed)
+    data.update(meta)
+    data["provenance"].update(input=str(args.geometry), index=args.index, probe_kind=args.probe if args.hvp else None,
+                              seed=args.seed)
     if args.json:
         atomic_write_json(args.json, data)
     if not args.quiet:
@@ -112,11 +121,173 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     return 0 if point.converged else 1
 
 
+def _read_record(path: str | None, what: str) -> dict:
+    if path is None:
+        raise InputError(f"this step needs --{what}")
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable {what} record: {exc}") from None
+
+
+def cmd_reaction(args: argparse.Namespace) -> int:
+    from phl.geometries import jobs
+    from phl.provenance import atomic_write_json
+
+    if args.step == "summary":
+        files = ([args.reactions] if args.reactions else []) + args.inputs
+        if args.dir:  # the reaction list names the reactions: DIR/{id}/structures.json
+            from phl.geometries.reactions import BUILTIN, reaction_ids
+
+            if len(files) != 1:
+                raise InputError("summary --dir takes one reaction list")
+            listing = BUILTIN if files[0] == "builtin" else files[0]
+            files = [str(Path(args.dir) / rid / "structures.json") for rid in reaction_ids(listing)]
+        if not files or not args.out:
+            raise InputError("summary needs structures.json files (or a reaction list and --dir) and --out")
+        collected = [_read_record(p, "structures") for p in files]
+        table = jobs.summary_table(collected)
+        from phl.provenance import atomic_path
+
+        with atomic_path(args.out) as tmp:
+            table.to_csv(tmp, index=False)
+        print(table.drop(columns=["reason"]).to_string(index=False))
+        failed = table[table.status != "ok"]
+        for _, row in failed.iterrows():
+            print(f"failed: {row.reaction} at {row.failed_step}: {row.reason}")
+        print(f"{len(table) - len(failed)} of {len(table)} reactions ok; structures: RTP {table.n_RTP.sum()}, "
+              f"IRC {table.n_IRC.sum()}, NMS {table.n_NMS.sum()} -> {args.out}")
+        return 0
+    if not args.id or not args.json:
+        raise InputError(f"the {args.step} step needs --id and --json")
+    if args.step == "collect":
+        records = {s: _read_record(getattr(args, s), s) for s in jobs.STEPS}
+        out = jobs.collect(args.id, records)
+        atomic_write_json(args.json, out)
+        counts = jobs.structure_counts(out)
+        print(f"{args.id}: {out['status']}" + (f" at {out['failed_step']} ({out['reason']})" if out["reason"] else "")
+              + f"; RTP {counts['RTP']}, IRC {counts['IRC']}, NMS {counts['NMS']} -> {args.json}")
+        return 0
+    from phl.geometries.reactions import load_reaction
+
+    settings = jobs.GeometrySettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(jobs.GeometrySettings)})
+    needs = {"reactant": (), "product": (), "ts": ("reactant", "product"), "irc": ("ts", "reactant", "product"),
+             "nms": ("irc",)}[args.step]
+    inputs = {name: _read_record(getattr(args, name), name) for name in needs}
+    try:
+        from phl.geometries.reactions import BUILTIN
+
+        reaction = load_reaction(BUILTIN if args.reactions in (None, "builtin") else args.reactions, args.id)
+    except InputError as exc:  # a bad reaction is reported and skipped; the rest of the run goes on
+        record = {"reaction": args.id, "step": args.step, "status": "failed", "reason": " ".join(str(exc).split())}
+    else:
+        record = jobs.ReactionJob(reaction, method_from_args(args), settings).run(args.step, inputs)
+    atomic_write_json(args.json, record)
+    extra = f", {record['n_imaginary']} imaginary mode(s)" if "n_imaginary" in record else ""
+    print(f"{args.id} {args.step}: {record['status']}{extra}" + (f" ({record['reason']})" if record["reason"] else "")
+          + f" -> {args.json}")
+    return 0
+
+
+def _add_reaction_parser(sub) -> None:
+    import dataclasses as dc
+
+    from phl.geometries.jobs import STEPS, GeometrySettings
+
+    p = sub.add_parser("reaction", help="geometry stage for one reaction: minimise, TS, IRC, NMS, collect; summary",
+                       description="One step of the geometry stage for one reaction of a reaction list (YAML, see "
+                                   "phl/geometries/reactions.py), written as one JSON record with status ok/failed/"
+                                   "skipped. A failing reaction is recorded, never fatal (exit 0).")
+    p.add_argument("step", choices=STEPS + ("collect", "summary"))
+    p.add_argument("reactions", nargs="?", help="reaction list (YAML); 'builtin' for the built-in set")
+    p.add_argument("--id", help="reaction id")
+    p.add_argument("inputs", nargs="*", help="summary: structures.json files of 'collect'")
+    for name in STEPS:
+        p.add_argument(f"--{name}", help=f"JSON record of the {name} step")
+    p.add_argument("--json", help="record to write (atomically)")
+    p.add_argument("--out", help="summary: CSV table to write")
+    p.add_argument("--dir", help="summary: folder with REACTION/structures.json for the reactions of the list")
+    add_method_options(p)
+    g = p.add_argument_group("geometry settings (phl.geometries.jobs.GeometrySettings)")
+    for f in dc.fields(GeometrySettings):
+        g.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default), default=f.default,
+                       help=f"default {f.default}")
+    p.set_defaults(func=cmd_reaction)
+
+
+def _label_files(paths: list[str]) -> list[Path]:
+    """Label files given directly or as directories (searched recursively for *.json)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files.extend(sorted(p.rglob("*.json")) if p.is_dir() else [p])
+    if not files:
+        raise InputError(f"no label files in {', '.join(paths)}")
+    return files
+
+
 def cmd_summarize(args: argparse.Namespace) -> int:
     from phl.reports import summarize_labels
 
-    summarize_labels([Path(p) for p in args.labels], Path(args.out))
+    summarize_labels(_label_files(args.labels), Path(args.out))
     return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from phl.provenance import atomic_write_text
+    from phl.results.evaluate import group_of, metrics
+    from phl.training.trainer import load_trained_model
+
+    run = Path(args.run)
+    checkpoint = run / "best.pt" if run.is_dir() else run
+    if not checkpoint.is_file():
+        raise InputError(f"{checkpoint}: no trained model (best.pt of a 'phl train' run)")
+    from phl.results.evaluate import evaluate_model
+
+    model = load_trained_model(checkpoint, args.device)
+    rows = evaluate_model(model, args.dataset, split=args.split, parts=tuple(args.parts))
+    atomic_write_text(args.out, rows.to_csv(index=False))
+    for group, g in rows.groupby(rows["category"].map(group_of)):
+        m = metrics(g if group != "RTP" else g[g["part"] == "test"] if (g["part"] == "test").any() else g)
+        print(f"{group}: {m['n_structures']} structures, RMSE E {m['energy_rmse']:.3f} kcal/mol, "
+              f"F {m['forces_rmse']:.3f} kcal/mol/Å, H {m['hessian_rmse']:.3f} kcal/mol/Å²")
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    runs, seeds = args.runs, args.seeds
+    if args.what == "tables":
+        from phl.results.tables import write_tables
+
+        tables = write_tables(args.evaluations, args.training, runs, seeds, args.out_dir)
+        print(f"{args.out_dir}: " + ", ".join(f"{k} ({len(v)} rows)" for k, v in tables.items()))
+    else:
+        from phl.results.figures import write_figures
+
+        paths = write_figures(args.evaluations, args.training, runs, seeds, args.out_dir, args.reference_summary,
+                              dpi=args.dpi)
+        print(f"{args.out_dir}: {len(paths)} figure files")
+    return 0
+
+
+def _add_results_parsers(sub) -> None:
+    p = sub.add_parser("evaluate", help="per-structure errors of a trained model on the test split and held-out data")
+    p.add_argument("run", help="training run folder (its best.pt) or a checkpoint file")
+    p.add_argument("dataset", help="phl data set with the split used in training")
+    p.add_argument("--out", required=True, help="CSV of per-structure errors")
+    p.add_argument("--split", default="paper")
+    p.add_argument("--parts", nargs="+", default=["test", "heldout"], choices=("train", "val", "test", "heldout"))
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("results", help="tables (CSV, Markdown) and figures (PNG, PDF) over all runs")
+    p.add_argument("what", choices=("tables", "figures"))
+    p.add_argument("--evaluations", required=True, help="folder with RUN/seedS.csv from 'phl evaluate'")
+    p.add_argument("--training", required=True, help="folder with RUN/seedS/log.csv from 'phl train'")
+    p.add_argument("--runs", nargs="+", required=True, help="run names: ef, efh, hvp-onehot-randomized, ...")
+    p.add_argument("--seeds", nargs="+", type=int, required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--reference-summary", help="figures: CSV of 'phl summarize' for the reference-cost figure")
+    p.add_argument("--dpi", type=int, default=150, help="figures: PNG resolution (default %(default)s)")
+    p.set_defaults(func=cmd_results)
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
@@ -127,6 +298,10 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         with Dataset(args.dataset) as ds:
             s = summary.summarize(ds)
         print(json.dumps(s, indent=1) if args.json else summary.format_summary(s))
+    elif args.action == "collect":
+        files = convert.label_files_of_geometries(args.summary, args.labels)
+        n = convert.merge(args.out, files)
+        print(f"{args.out}: {n} structures from the labels of {args.summary}")
     elif args.action in ("merge", "import"):
         if args.action == "import":
             for p in args.inputs:
@@ -163,6 +338,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise InputError(f"{args.config}: cannot read the training configuration: {exc}") from None
         if not isinstance(settings, dict):
             raise InputError(f"{args.config}: the training configuration must be a mapping")
+    if args.settings:
+        try:
+            extra = json.loads(args.settings)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--settings is not JSON: {exc}") from None
+        if not isinstance(extra, dict):
+            raise InputError("--settings must be a JSON object of TrainConfig keys")
+        settings.update(extra)
     for key in ("regime", "probes", "seed", "max_epochs", "batch_size", "split", "device"):
         value = getattr(args, key)
         if value is not None:
@@ -185,6 +368,7 @@ def _add_train_parser(sub) -> None:
     p.add_argument("dataset", help="phl data set (HDF5) with a split")
     p.add_argument("--out", required=True, help="run folder: log.csv, last.pt, best.pt, final.json")
     p.add_argument("--config", help="YAML file of training options")
+    p.add_argument("--settings", help="JSON object of training options (over --config, under the options below)")
     p.add_argument("--regime", choices=REGIMES)
     p.add_argument("--probes", choices=PROBE_MODES, help="randomized, fixed or stored probes (HVP regimes)")
     p.add_argument("--seed", type=int)
@@ -212,6 +396,10 @@ def _add_dataset_parser(sub) -> None:
         a.add_argument("--append", action="store_true", help="add to --out if it exists instead of replacing it")
         a.add_argument("--category", choices=CATEGORIES,
                        help="category of imported structures (default: from the file: RTP/IRC/NMS in its name, or the labels)")
+    a = acts.add_parser("collect", help="data set of every labelled structure of the geometry stage")
+    a.add_argument("summary", help="geometry summary CSV of 'phl reaction summary'")
+    a.add_argument("--labels", required=True, help="folder of labels REACTION/INDEX.json")
+    a.add_argument("--out", required=True, help="phl data set to write (atomically)")
     a = acts.add_parser("export", help="export to the ANI layout or extended XYZ")
     a.add_argument("dataset")
     a.add_argument("--format", choices=("ani", "extxyz"), required=True)
@@ -238,7 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compute", help="energy, forces, Hessian and reference HVPs of one geometry",
                        description="Reference calculation at wB97X-D/6-31G(d) (Gaussian-exact) by default. "
                                    "Units: Eh, Eh/Å, Eh/Å².")
-    p.add_argument("geometry", help="XYZ file (Å)")
+    p.add_argument("geometry", help="XYZ file (Å), or a structures.json of 'phl reaction collect' with --index")
+    p.add_argument("--index", type=int, help="structure number in a structures.json (its name, category and reaction "
+                                             "are copied into the label)")
     add_method_options(p)
     p.add_argument("--hessian", action="store_true", help="also compute the Cartesian Hessian (Eh/Å²)")
     p.add_argument("--hvp", type=int, default=0, metavar="N",
@@ -260,10 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_optimize)
 
     p = sub.add_parser("summarize", help="table (CSV) of reference label files")
-    p.add_argument("labels", nargs="+", help="JSON files written by 'phl compute --json'")
+    p.add_argument("labels", nargs="+", help="JSON files written by 'phl compute --json', or folders of them")
     p.add_argument("--out", required=True, help="CSV file to write")
     p.set_defaults(func=cmd_summarize)
 
+    _add_reaction_parser(sub)
+    _add_results_parsers(sub)
     _add_dataset_parser(sub)
     _add_train_parser(sub)
     return parser

@@ -21,7 +21,8 @@ def summarize_labels(paths: list[Path], out: Path) -> list[dict]:
         prov = data.get("provenance", {})
         walls = prov.get("wall_seconds", {})
         rows.append({
-            "name": path.stem,
+            "name": f"{data['reaction']}/{data['name']}" if "reaction" in data and "name" in data else path.stem,
+            "category": data.get("category", ""),
             "natoms": len(data["symbols"]),
             "formula": Atoms(data["symbols"]).get_chemical_formula(),
             "energy_eh": data["energy"],

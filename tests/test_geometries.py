@@ -68,3 +68,44 @@ def test_hcn_hnc_ts_and_irc_with_the_reference_engine():
     assert np.all(np.diff(irc.path_position) > 0) and irc.path_position[0] < 0 < irc.path_position[-1]
     ends = sorted([irc.forward_end.energy, irc.reverse_end.energy])
     assert ends == pytest.approx(sorted([reactant.energy, product.energy]), abs=2e-4)
+
+
+def test_scf_failure_marks_the_reaction_failed_and_later_steps_skipped():
+    from phl.geometries.jobs import ReactionJob, collect, summary_table
+
+    r = load_reactions()[0]
+    job = ReactionJob(r, Method(basis="sto-3g", grid=(30, 110), max_cycle=1, hessian_mode="analytic"))
+    records = {"reactant": job.run("reactant")}
+    assert records["reactant"]["status"] == "failed" and "SCFConvergenceError" in records["reactant"]["reason"]
+    assert records["reactant"]["provenance"]["versions"]["sella"]
+    records["product"] = job.run("product")
+    records["ts"] = job.run("ts", {"reactant": records["reactant"], "product": records["product"]})
+    assert records["ts"]["status"] == "skipped" and "reactant" in records["ts"]["reason"]
+    records["irc"] = job.run("irc", {"ts": records["ts"]})
+    records["nms"] = job.run("nms", {"irc": records["irc"]})
+    out = collect(r.id, records)
+    assert out["status"] == "failed" and out["failed_step"] == "reactant" and out["structures"] == []
+    table = summary_table([out])
+    assert table.loc[0, "n_RTP"] == 0 and "SCF" in table.loc[0, "reason"]
+
+
+def test_a_bad_reaction_is_reported_by_its_own_job(tmp_path):
+    from phl.cli import main
+
+    (tmp_path / "r.yaml").write_text("reactions:\n  - id: good\n    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n"
+                                     "      N 0 0 1.15\n    product: |\n      H 0 0 2.1\n      C 0 0 0\n      N 0 0 1.17\n"
+                                     "  - id: mismatched\n    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n"
+                                     "    product: |\n      H 0 0 2.1\n      C 0 0 0\n      N 0 0 1.17\n")
+    out = tmp_path / "reactant.json"
+    assert main(["reaction", "reactant", str(tmp_path / "r.yaml"), "--id", "mismatched", "--json", str(out)]) == 0
+    record = __import__("json").loads(out.read_text())
+    assert record["status"] == "failed" and "mismatched" in record["reason"] and "atom counts" in record["reason"]
+
+
+def test_evenly_spaced_picks():
+    from phl.geometries.jobs import evenly_spaced
+
+    assert evenly_spaced(list(range(10)), 0) == []
+    assert evenly_spaced([1, 2], 5) == [1, 2]
+    picks = evenly_spaced(list(range(1, 40)), 4)
+    assert len(picks) == 4 == len(set(picks)) and picks == sorted(picks)

@@ -1,44 +1,114 @@
-"""The Snakemake workflow runs for real (cheap level of theory), validates its config, and lints."""
+"""The Snakemake workflow runs for real, end to end (cheap level of theory, short training): geometry
+stage with a failing reaction reported and skipped, labels, data set, training, evaluation, tables,
+figures and the HTML report; a killed run resumes without recomputing finished labels; plotting
+options rerun only the figures; the config is validated and the workflow lints clean."""
 
 import json
+import os
+import signal
 import shutil
 import subprocess
+import time
 
 import pandas as pd
 import pytest
 
+from phl.geometries.reactions import BUILTIN
+
+ITEMS = ("Snakefile", "config.yaml", "workflow", "resources", "envs", "phl")
+CHEAP = """\
+reference: {basis: 3-21G, grid: [50, 194]}
+geometries:
+  reactions: reactions.yaml
+  settings: {irc_steps: 10, irc_dx: 0.2, irc_points: 3, nms_points: 1, nms_samples: 3}
+training: {seeds: [0], settings: {max_epochs: 3, batch_size: 8}}
+"""
+
 
 @pytest.fixture
 def workdir(tmp_path, repo_root):
-    for item in ("Snakefile", "config.yaml", "workflow", "resources", "envs", "phl"):
+    for item in ITEMS:
         src = repo_root / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
     return tmp_path
 
 
-def _snakemake(workdir, *args):
-    return subprocess.run(["snakemake", "--cores", "2", *args], cwd=workdir, capture_output=True, text=True)
+def _snakemake(workdir, *args, timeout=1500):
+    return subprocess.run(["snakemake", "--cores", "2", *args], cwd=workdir, capture_output=True, text=True,
+                          timeout=timeout)
 
 
-def test_default_workflow_runs_end_to_end(workdir):
-    override = workdir / "cheap.yaml"
-    override.write_text("reference: {basis: sto-3g, grid: [30, 110]}\n")
-    cheap = ["--configfile", "config.yaml", str(override)]
-    proc = _snakemake(workdir, *cheap)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    table = pd.read_csv(workdir / "results" / "reference_summary.csv")
-    assert sorted(table["name"]) == ["ammonia", "water"]
-    assert (table["n_hvp"] == 2).all() and table["hessian"].all()
-    label = json.loads((workdir / "results" / "labels" / "water.json").read_text())
-    assert label["method"]["basis"] == "sto-3g" and len(label["hvps"]) == 2
-    # nothing left to do on a second run
+def _reactions(workdir):
+    """HCN/HNC and HNCO/HOCN from the built-in set, plus a reaction with mismatched atoms."""
+    import yaml
+
+    builtin = yaml.safe_load(BUILTIN.read_text())["reactions"]
+    kept = [r for r in builtin if r["id"] in ("hcn_hnc", "hnco_hocn")]
+    kept.append({"id": "broken", "reactant": "H 0 0 -1.06\nC 0 0 0\n", "product": "H 0 0 2.1\nC 0 0 0\nN 0 0 1.17\n"})
+    (workdir / "reactions.yaml").write_text(yaml.safe_dump({"reactions": kept}))
+
+
+@pytest.mark.slow
+def test_default_workflow_end_to_end_with_a_kill_and_resume(workdir):
+    _reactions(workdir)
+    (workdir / "cheap.yaml").write_text(CHEAP)
+    cheap = ["--configfile", "config.yaml", "cheap.yaml"]
+    # first run, killed once some labels are written
+    proc = subprocess.Popen(["snakemake", "--cores", "2", *cheap], cwd=workdir, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    labels = workdir / "results" / "labels"
+    deadline = time.time() + 900
+    while time.time() < deadline and proc.poll() is None and len(list(labels.rglob("*.json"))) < 2:
+        time.sleep(1)
+    assert proc.poll() is None, "the workflow ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=120)
+    finished = {p: p.stat().st_mtime_ns for p in labels.rglob("*.json")}
+    assert finished
+    # resumed run
+    run = _snakemake(workdir, *cheap, "--rerun-incomplete")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    for path, mtime in finished.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path} was recomputed"
+    results = workdir / "results"
+    summary = pd.read_csv(results / "geometries" / "summary.csv").set_index("reaction")
+    assert summary.loc["broken", "status"] == "failed" and "atom counts" in summary.loc["broken", "reason"]
+    assert (summary.loc[["hcn_hnc", "hnco_hocn"], "status"] == "ok").all()
+    assert (summary.loc[["hcn_hnc", "hnco_hocn"], "n_RTP"] == 3).all()
+    ts = json.loads((results / "geometries" / "hcn_hnc" / "ts.json").read_text())
+    assert ts["n_imaginary"] == 1
+    n_struct = int(summary[["n_RTP", "n_IRC", "n_NMS"]].sum().sum())
+    assert len(list(labels.rglob("*.json"))) == n_struct
+    label = json.loads((labels / "hcn_hnc" / "0.json").read_text())
+    assert label["category"] == "reactant" and label["reaction"] == "hcn_hnc" and len(label["hvps"]) == 2
+    acc = pd.read_csv(results / "tables" / "accuracy.csv")
+    assert set(acc["run"]) == {"ef", "efh", "hvp-onehot-randomized", "hvp-onehot-fixed", "hvp-random-randomized",
+                               "hvp-random-fixed"}
+    assert set(acc["group"]) == {"RTP", "IRC", "NMS"}
+    assert len(pd.read_csv(results / "tables" / "ttests.csv")) == 2 * 3 * 3
+    for fig in ("fig2_validation", "fig3_rmse", "fig4_epoch_time", "fig5_reference_cost", "bland_altman"):
+        assert (results / "figures" / f"{fig}.png").stat().st_size > 10_000
+    # nothing left to do; a plotting option reruns only the figures
     again = _snakemake(workdir, *cheap, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+    plan = _snakemake(workdir, *cheap, "-n", "--config", "results={figure_dpi: 80}")
+    stats = (plan.stdout + plan.stderr).split("Job stats:")[1].split("Reasons")[0]
+    jobs = {ln.split()[0] for ln in stats.splitlines()[3:] if ln.strip() and not ln.startswith("total")}
+    assert jobs == {"figures", "all"}, stats
+    report = _snakemake(workdir, *cheap, "--report", "results/report.html")
+    assert report.returncode == 0, report.stderr[-2000:]
+    html = (results / "report.html").read_text(errors="replace")
+    assert "fig3_rmse" in html and "accuracy" in html
 
 
 def test_bad_config_key_fails_at_once_with_its_name(workdir):
     proc = _snakemake(workdir, "-n", "--config", "labelz={hvp: 1}")
     assert proc.returncode != 0 and "labelz" in proc.stdout + proc.stderr
+
+
+def test_unknown_training_setting_fails_at_once_with_its_name(workdir):
+    proc = _snakemake(workdir, "-n", "--config", "training={regimes: [ef], settings: {learning_rate: 0.1}}")
+    assert proc.returncode != 0 and "learning_rate" in proc.stdout + proc.stderr
 
 
 def test_lint_is_clean(workdir):

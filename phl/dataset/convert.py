@@ -221,3 +221,24 @@ def is_phl_dataset(path: Path) -> bool:
             return h5.attrs.get("format") == FORMAT
     except OSError as exc:
         raise InputError(f"{path}: not a readable HDF5 file (corrupt or truncated?): {exc}") from None
+
+
+def label_files_of_geometries(summary_csv: str | Path, labels_dir: str | Path) -> list[Path]:
+    """The label files of every structure of the geometry stage: ``LABELS/{reaction}/{i}.json``
+    for the reactions marked ok in its summary table (``phl reaction summary``), i < their count."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(summary_csv)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{summary_csv}: not a readable geometry summary: {exc}") from None
+    files = []
+    for _, row in table[table["status"] == "ok"].iterrows():
+        n = int(row["n_RTP"] + row["n_IRC"] + row["n_NMS"])
+        files += [Path(labels_dir) / str(row["reaction"]) / f"{i}.json" for i in range(n)]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise InputError(f"{len(missing)} label file(s) missing, e.g. {missing[0]}")
+    if not files:
+        raise InputError(f"{summary_csv}: no reaction produced structures (see its status and reason columns)")
+    return files

@@ -32,8 +32,12 @@ def _check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
 def _assign(n: int, fractions: tuple[float, float, float], rng: np.random.Generator) -> NDArray[np.int8]:
     """Codes for n shuffled items: the first 80 % train, then 10 % val, the rest test."""
     order = rng.permutation(n)
-    n_train = int(round(fractions[0] * n))
     n_val = int(round(fractions[1] * n))
+    n_test = n - int(round(fractions[0] * n)) - n_val
+    if n >= 3:  # small sets: at least one structure in each part that was asked for
+        n_val = max(n_val, 1) if fractions[1] > 0 else 0
+        n_test = max(n_test, 1) if fractions[2] > 0 else n_test
+    n_train = n - n_val - n_test
     codes = np.empty(n, dtype=np.int8)
     codes[order[:n_train]] = SPLITS["train"]
     codes[order[n_train : n_train + n_val]] = SPLITS["val"]

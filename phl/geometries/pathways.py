@@ -48,11 +48,28 @@ def _sella(atoms: Atoms, calc: ReferenceCalculator, order: int, fmax: float, ste
     return converged, int(opt.nsteps)
 
 
-def minimize(atoms: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps: int = 200) -> StationaryPoint:
-    """Minimise (Sella, order 0, internal coordinates); ``fmax`` in eV/Å."""
+def minimize(atoms: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps: int = 200, kicks: int = 2,
+             kick: float = 0.1) -> StationaryPoint:
+    """Minimise (Sella, order 0, internal coordinates); ``fmax`` in eV/Å.
+
+    A symmetric start can converge to a saddle point (e.g. a T-shaped H2···CO complex): when the
+    result has an imaginary mode, the geometry is displaced along the lowest mode (largest atomic
+    displacement ``kick`` Å) and minimised again, at most ``kicks`` times."""
     atoms = atoms.copy()
     converged, n = _sella(atoms, calc, 0, fmax, steps)
-    return _analyse(atoms, calc, converged, n)
+    point = _analyse(atoms, calc, converged, n)
+    for _ in range(kicks):
+        if not point.converged or point.n_imaginary == 0:
+            break
+        mode = point.vibrations.modes[0]
+        log.info("minimum has %d imaginary mode(s) (lowest %.0f cm^-1): displacing along it and minimising again",
+                 point.n_imaginary, point.vibrations.frequencies[0])
+        atoms = point.atoms.copy()
+        atoms.positions += kick * mode / np.linalg.norm(mode, axis=1).max()
+        converged, more = _sella(atoms, calc, 0, fmax, steps)
+        n += more
+        point = _analyse(atoms, calc, converged, n)
+    return point
 
 
 def find_transition_state(guess: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps: int = 200) -> StationaryPoint:
@@ -112,7 +129,7 @@ def run_irc(ts: Atoms, calc: ReferenceCalculator, fmax: float = 0.05, steps: int
         irc = IRC(atoms, dx=dx, eta=1e-4, gamma=0.1, hessian_function=calc.hessian_function, logfile=None, keep_going=True)
         irc.attach(lambda a=atoms, t=traj: t.append(a.copy()), interval=1)
         try:
-            irc.run(fmax=fmax, steps=steps, direction=direction)
+            irc.run(fmax=fmax, fmax_inner=fmax, steps=steps, direction=direction)
         except IRCInnerLoopConvergenceFailure:
             notes.append(f"{direction}: IRC inner loop did not converge after {len(traj)} points; ended there")
         branches[direction] = traj or [atoms.copy()]

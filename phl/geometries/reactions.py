@@ -65,43 +65,70 @@ def _geometry(value, base: Path, where: str) -> Atoms:
     return atoms
 
 
-def load_reactions(path: str | Path = BUILTIN) -> list[Reaction]:
+def _read_entries(path: Path) -> list:
     import yaml
 
-    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise InputError(f"{path}: cannot read the reaction list: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("reactions"), list) or not data["reactions"]:
         raise InputError(f"{path}: expected a non-empty 'reactions' list")
-    reactions, seen = [], set()
-    for k, entry in enumerate(data["reactions"]):
-        rid = entry.get("id") if isinstance(entry, dict) else None
-        where = f"{path}: reaction {rid or k + 1}"
-        if not isinstance(entry, dict):
-            raise InputError(f"{where}: expected a mapping")
-        unknown = sorted(set(entry) - {"id", "charge", "multiplicity", "reactant", "product", "ts_guess"})
-        if unknown:
-            raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    return data["reactions"]
+
+
+def reaction_ids(path: str | Path = BUILTIN) -> list[str]:
+    """The ids of a reaction list, in file order (each entry is checked only when loaded)."""
+    path = Path(path)
+    ids = [e.get("id") if isinstance(e, dict) else None for e in _read_entries(path)]
+    for k, rid in enumerate(ids):
         if not isinstance(rid, str) or not _ID.match(rid):
-            raise InputError(f"{where}: 'id' must be letters, digits, '_', '-' or '.'")
-        if rid in seen:
-            raise InputError(f"{where}: duplicate id")
-        seen.add(rid)
-        for key in ("reactant", "product"):
-            if key not in entry:
-                raise InputError(f"{where}: missing {key!r}")
-        geoms = {key: _geometry(entry[key], path.parent, f"{where} {key}") for key in ("reactant", "product", "ts_guess") if key in entry}
-        ref = geoms["reactant"].get_chemical_symbols()
-        for key, atoms in geoms.items():
-            if atoms.get_chemical_symbols() != ref:
-                what = "atom counts" if len(atoms) != len(ref) else "element order"
-                raise InputError(f"{where}: reactant and {key} have different {what} "
-                                 f"({''.join(ref)} vs {''.join(atoms.get_chemical_symbols())})")
-        charge, mult = entry.get("charge", 0), entry.get("multiplicity", 1)
-        if not isinstance(charge, int) or not isinstance(mult, int):
-            raise InputError(f"{where}: charge and multiplicity must be integers")
-        check_charge_multiplicity(geoms["reactant"], charge, mult, where)
-        reactions.append(Reaction(rid, geoms["reactant"], geoms["product"], charge, mult, geoms.get("ts_guess")))
-    return reactions
+            raise InputError(f"{path}: reaction {k + 1}: 'id' must be letters, digits, '_', '-' or '.'")
+    dup = sorted({r for r in ids if ids.count(r) > 1})
+    if dup:
+        raise InputError(f"{path}: duplicate reaction id(s) {', '.join(dup)}")
+    return ids
+
+
+def _parse_entry(entry: dict, k: int, path: Path) -> Reaction:
+    rid = entry.get("id") if isinstance(entry, dict) else None
+    where = f"{path}: reaction {rid or k + 1}"
+    if not isinstance(entry, dict):
+        raise InputError(f"{where}: expected a mapping")
+    unknown = sorted(set(entry) - {"id", "charge", "multiplicity", "reactant", "product", "ts_guess"})
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    if not isinstance(rid, str) or not _ID.match(rid):
+        raise InputError(f"{where}: 'id' must be letters, digits, '_', '-' or '.'")
+    for key in ("reactant", "product"):
+        if key not in entry:
+            raise InputError(f"{where}: missing {key!r}")
+    geoms = {key: _geometry(entry[key], path.parent, f"{where} {key}") for key in ("reactant", "product", "ts_guess") if key in entry}
+    ref = geoms["reactant"].get_chemical_symbols()
+    for key, atoms in geoms.items():
+        if atoms.get_chemical_symbols() != ref:
+            what = "atom counts" if len(atoms) != len(ref) else "element order"
+            raise InputError(f"{where}: reactant and {key} have different {what} "
+                             f"({''.join(ref)} vs {''.join(atoms.get_chemical_symbols())})")
+    charge, mult = entry.get("charge", 0), entry.get("multiplicity", 1)
+    if not isinstance(charge, int) or not isinstance(mult, int):
+        raise InputError(f"{where}: charge and multiplicity must be integers")
+    check_charge_multiplicity(geoms["reactant"], charge, mult, where)
+    return Reaction(rid, geoms["reactant"], geoms["product"], charge, mult, geoms.get("ts_guess"))
+
+
+def load_reactions(path: str | Path = BUILTIN) -> list[Reaction]:
+    """Every reaction of the list; the first bad entry raises :class:`InputError` naming it."""
+    path = Path(path)
+    reaction_ids(path)
+    return [_parse_entry(e, k, path) for k, e in enumerate(_read_entries(path))]
+
+
+def load_reaction(path: str | Path, rid: str) -> Reaction:
+    """One reaction of the list, checked alone (a bad neighbour does not stop it)."""
+    path = Path(path)
+    ids = reaction_ids(path)
+    if rid not in ids:
+        raise InputError(f"{path}: no reaction {rid!r} (known: {', '.join(ids)})")
+    k = ids.index(rid)
+    return _parse_entry(_read_entries(path)[k], k, path)

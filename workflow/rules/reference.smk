@@ -1,13 +1,36 @@
-# Reference labels (energy, forces, Hessian, HVPs) at the configured level of theory.
+# Reference labels (energy, forces, Hessian, HVPs) at the configured level of theory: one job per
+# geometry of the geometry stage, plus optional single molecules.
+
+
+rule label_structure:
+    input:
+        "results/geometries/{reaction}/structures.json",
+    output:
+        "results/labels/{reaction}/{index}.json",
+    log:
+        "logs/labels/{reaction}/{index}.log",
+    params:
+        phl=PHL,
+        method=method_options(config["reference"]),
+        labels=label_options(config["labels"]),
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.phl} compute {input} --index {wildcards.index} {params.method} "
+        "{params.labels} --json {output} > {log} 2>&1"
 
 
 rule reference_label:
     input:
         "resources/molecules/{molecule}.xyz",
     output:
-        "results/labels/{molecule}.json",
+        "results/labels/molecules/{molecule}.json",
     log:
-        "logs/labels/{molecule}.log",
+        "logs/labels/molecules/{molecule}.log",
     params:
         phl=PHL,
         method=method_options(config["reference"]),
@@ -25,9 +48,10 @@ rule reference_label:
 
 rule reference_summary:
     input:
-        expand("results/labels/{molecule}.json", molecule=config["molecules"]),
+        all_geometry_labels,
+        expand("results/labels/molecules/{molecule}.json", molecule=config["molecules"]),
     output:
-        "results/reference_summary.csv",
+        report("results/reference_summary.csv", caption="../report/reference_summary.rst", category="Data"),
     params:
         phl=PHL,
     log:
@@ -35,4 +59,4 @@ rule reference_summary:
     conda:
         CONDA_ENV
     shell:
-        "{params.phl} summarize {input} --out {output} > {log} 2>&1"
+        "{params.phl} summarize results/labels --out {output} > {log} 2>&1"

@@ -1,0 +1,268 @@
+"""The geometry stage as independent jobs, one JSON file each, for one reaction at a time:
+
+    reactant / product  minimised (no imaginary mode)          -> {step}.json
+    ts                  Sella TS from the given or IDPP guess   -> ts.json (exactly one imaginary mode)
+    irc                 Sella IRC both ways, ends minimised     -> irc.json (ends match reactant and product)
+    nms                 normal-mode samples of IRC points       -> nms.json
+    collect             the kept structures with categories     -> structures.json (input of the label jobs):
+                        reactant, product, ts (together: RTP), irc, nms
+
+Every file has ``status`` (``ok``, ``failed`` or ``skipped``) and ``reason``. A reaction whose
+SCF does not converge, whose TS has zero or several imaginary modes, or whose IRC does not connect
+reactant and product is ``failed`` at that step; later steps of the reaction are ``skipped`` and it
+contributes no structure, while other reactions go on. ``summary_table`` gathers the outcome.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from phl.errors import InputError, PHLError
+from phl.geometries.reactions import Reaction
+from phl.qm.method import Method
+from phl.units import HARTREE_TO_EV
+
+log = logging.getLogger(__name__)
+
+STEPS = ("reactant", "product", "ts", "irc", "nms")
+#: Errors that fail one reaction instead of the run (SCF non-convergence, Sella's linear algebra).
+REACTION_ERRORS = (PHLError, np.linalg.LinAlgError, RuntimeError, ValueError, FloatingPointError)
+
+
+@dataclass(frozen=True)
+class GeometrySettings:
+    """Settings of the geometry stage (forces in eV/Å, ``irc_dx`` in Å amu^½, temperature in K).
+
+    irc_points: IRC structures kept for labelling, evenly spaced along the path (TS and the two
+        ends excluded, as those are RTP structures).
+    nms_points: intermediate IRC structures that are sampled (evenly spaced); nms_samples
+        distortions are drawn around each at nms_temperature.
+    """
+
+    fmax: float = 0.01
+    steps: int = 200
+    ts_fmax: float = 0.01
+    irc_fmax: float = 0.05
+    irc_steps: int = 30
+    irc_dx: float = 0.1
+    irc_points: int = 4
+    nms_points: int = 1
+    nms_samples: int = 4
+    nms_temperature: float = 500.0
+    nms_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("fmax", "ts_fmax", "irc_fmax", "irc_dx", "nms_temperature"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"geometry setting {name} must be positive, got {getattr(self, name)!r}")
+        for name in ("steps", "irc_steps"):
+            if getattr(self, name) < 1:
+                raise InputError(f"geometry setting {name} must be at least 1, got {getattr(self, name)!r}")
+        for name in ("irc_points", "nms_points", "nms_samples"):
+            if getattr(self, name) < 0:
+                raise InputError(f"geometry setting {name} must be >= 0, got {getattr(self, name)!r}")
+
+
+def _atoms(record: dict) -> Atoms:
+    return Atoms(symbols=record["symbols"], positions=record["positions"])
+
+
+def _geometry(atoms: Atoms) -> dict:
+    return {"symbols": atoms.get_chemical_symbols(), "positions": atoms.get_positions().tolist()}
+
+
+def evenly_spaced(candidates: list[int], n: int) -> list[int]:
+    """``n`` entries of ``candidates`` spread evenly (all of them when there are fewer)."""
+    if n >= len(candidates):
+        return list(candidates)
+    if n <= 0:
+        return []
+    picks = np.linspace(0, len(candidates) - 1, n + 2)[1:-1] if n < len(candidates) - 1 else np.arange(n)
+    return [candidates[int(round(p))] for p in picks]
+
+
+class ReactionJob:
+    """Runs the steps of one reaction at the reference level (charge and multiplicity of the reaction)."""
+
+    def __init__(self, reaction: Reaction, method: Method, settings: GeometrySettings | None = None) -> None:
+        from phl.calculator import ReferenceCalculator
+
+        self.reaction = reaction
+        self.method = dataclasses.replace(method, charge=reaction.charge, multiplicity=reaction.multiplicity)
+        self.settings = settings or GeometrySettings()
+        self.calc = ReferenceCalculator(self.method)
+
+    # ------------------------------------------------------------------------------------------
+    def run(self, step: str, inputs: dict[str, dict] | None = None) -> dict[str, Any]:
+        """Run ``step`` given the records of the earlier steps it needs; never raises for a
+        reaction-level failure: the record says ``failed`` (or ``skipped``) with the reason."""
+        from phl.geometries.pathways import IMAGINARY_THRESHOLD_CM1
+        from phl.provenance import provenance
+
+        if step not in STEPS:
+            raise InputError(f"unknown geometry step {step!r} (one of {', '.join(STEPS)})")
+        inputs = inputs or {}
+        t0 = time.perf_counter()
+        upstream = [name for name, rec in inputs.items() if rec.get("status") != "ok"]
+        if upstream:
+            record = {"status": "skipped", "reason": f"{upstream[0]} step {inputs[upstream[0]]['status']}"}
+        else:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    record = getattr(self, "_" + step)(inputs)
+            except REACTION_ERRORS as exc:
+                log.warning("reaction %s, step %s failed:\n%s", self.reaction.id, step, traceback.format_exc())
+                record = {"status": "failed", "reason": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+        record = {"reaction": self.reaction.id, "step": step, **record}
+        record.setdefault("reason", "")
+        record["method"] = self.method.to_dict()
+        record["settings"] = dataclasses.asdict(self.settings)
+        record["units"] = {"energy": "Eh", "positions": "Angstrom", "fmax": "eV/Angstrom", "path_position": "Angstrom"}
+        record["provenance"] = provenance(
+            extra_packages=("sella",), seconds=round(time.perf_counter() - t0, 2), scf_calls=self.calc.n_scf,
+            backend=self.calc.engine.backend, hessian_mode=self.calc.engine.hessian_mode,
+            imaginary_threshold_cm1=IMAGINARY_THRESHOLD_CM1)
+        return record
+
+    @staticmethod
+    def _point(point, kind: str, expected_imaginary: int) -> dict[str, Any]:
+        ok = point.converged and point.n_imaginary == expected_imaginary
+        reason = ""
+        if not point.converged:
+            reason = f"{kind} search did not converge in {point.steps} steps"
+        elif point.n_imaginary != expected_imaginary:
+            reason = f"{kind} has {point.n_imaginary} imaginary mode(s), expected {expected_imaginary}"
+        return {"status": "ok" if ok else "failed", "reason": reason, "energy": point.energy,
+                "converged": point.converged, "steps": point.steps, "n_imaginary": point.n_imaginary,
+                "frequencies_cm1": point.vibrations.frequencies.tolist(), **_geometry(point.atoms)}
+
+    def _reactant(self, inputs: dict) -> dict:
+        from phl.geometries.pathways import minimize
+
+        s = self.settings
+        return self._point(minimize(self.reaction.reactant, self.calc, fmax=s.fmax, steps=s.steps), "minimum", 0)
+
+    def _product(self, inputs: dict) -> dict:
+        from phl.geometries.pathways import minimize
+
+        s = self.settings
+        return self._point(minimize(self.reaction.product, self.calc, fmax=s.fmax, steps=s.steps), "minimum", 0)
+
+    def _ts(self, inputs: dict) -> dict:
+        from phl.geometries.pathways import find_transition_state, interpolated_guess
+
+        s = self.settings
+        if self.reaction.ts_guess is not None:
+            guess, source = self.reaction.ts_guess, "given"
+        else:
+            guess = interpolated_guess(_atoms(inputs["reactant"]), _atoms(inputs["product"]), self.calc)
+            source = "IDPP interpolation"
+        record = self._point(find_transition_state(guess, self.calc, fmax=s.ts_fmax, steps=s.steps), "TS", 1)
+        record["guess"] = source
+        return record
+
+    def _irc(self, inputs: dict) -> dict:
+        from phl.geometries.pathways import irc_connects, run_irc
+
+        s = self.settings
+        result = run_irc(_atoms(inputs["ts"]), self.calc, fmax=s.irc_fmax, steps=s.irc_steps, dx=s.irc_dx, min_fmax=s.fmax)
+        connects = irc_connects(result, _atoms(inputs["reactant"]), _atoms(inputs["product"]))
+        ts_index = int(np.argmin(np.abs(result.path_position)))
+        interior = [i for i in range(1, len(result.points) - 1) if i != ts_index]
+        return {
+            "status": "ok" if connects else "failed",
+            "reason": "" if connects else "IRC end points do not match the bond graphs of reactant and product",
+            "connects": connects, "notes": result.notes, "ts_index": ts_index,
+            "path_position": result.path_position.tolist(),
+            "points": [a.get_positions().tolist() for a in result.points],
+            "symbols": result.points[0].get_chemical_symbols(),
+            "kept": evenly_spaced(interior, s.irc_points),
+            "ends": {d: {"energy": e.energy, "n_imaginary": e.n_imaginary, **_geometry(e.atoms)}
+                     for d, e in (("forward", result.forward_end), ("reverse", result.reverse_end))},
+        }
+
+    def _nms(self, inputs: dict) -> dict:
+        from phl.geometries.nms import sample_normal_modes
+
+        s = self.settings
+        irc = inputs["irc"]
+        interior = [i for i in range(1, len(irc["points"]) - 1) if i != irc["ts_index"]]
+        samples = []
+        for k, i in enumerate(evenly_spaced(interior, s.nms_points)):
+            atoms = Atoms(symbols=irc["symbols"], positions=irc["points"][i])
+            hessian = self.calc.get_hessian(atoms) / HARTREE_TO_EV
+            for sample in sample_normal_modes(atoms, hessian, s.nms_samples, s.nms_temperature, seed=s.nms_seed + 1000 * k):
+                samples.append({"irc_index": i, "harmonic_energy": sample.harmonic_energy, **_geometry(sample.atoms)})
+        return {"status": "ok", "samples": samples}
+
+
+def collect(reaction_id: str, records: dict[str, dict]) -> dict[str, Any]:
+    """The structures a reaction contributes (none unless every step is ``ok``), each with a name,
+    category (RTP, IRC, NMS) and geometry; plus the outcome row of the summary table."""
+    missing = [s for s in STEPS if s not in records]
+    if missing:
+        raise InputError(f"reaction {reaction_id}: missing step record(s) {', '.join(missing)}")
+    bad = next((s for s in STEPS if records[s].get("status") != "ok"), None)
+    structures: list[dict] = []
+    if bad is None:
+        for step in ("reactant", "product", "ts"):
+            structures.append({"name": step, "category": step, **_geometry(_atoms(records[step]))})
+        irc = records["irc"]
+        for i in irc["kept"]:
+            structures.append({"name": f"irc_{i:03d}", "category": "irc", "symbols": irc["symbols"],
+                               "positions": irc["points"][i], "path_position": irc["path_position"][i]})
+        for k, sample in enumerate(records["nms"]["samples"]):
+            structures.append({"name": f"nms_{k:03d}", "category": "nms", "symbols": sample["symbols"],
+                               "positions": sample["positions"], "irc_index": sample["irc_index"]})
+    failed = next((s for s in STEPS if records[s].get("status") == "failed"), None)
+    return {
+        "reaction": reaction_id,
+        "status": "ok" if bad is None else "failed",
+        "failed_step": failed or (bad or ""),
+        "reason": records[failed or bad]["reason"] if (failed or bad) else "",
+        "seconds": round(sum(float(r.get("provenance", {}).get("seconds", 0.0)) for r in records.values()), 1),
+        "structures": structures,
+    }
+
+
+def structure_counts(collected: dict) -> dict[str, int]:
+    counts = {"RTP": 0, "IRC": 0, "NMS": 0}
+    for s in collected["structures"]:
+        counts[{"irc": "IRC", "nms": "NMS"}.get(s["category"], "RTP")] += 1
+    return counts
+
+
+def summary_table(collected: list[dict]):
+    """One row per reaction: status, failed step, reason, seconds and structures per category."""
+    import pandas as pd
+
+    rows = [{"reaction": c["reaction"], "status": c["status"], "failed_step": c["failed_step"], "reason": c["reason"],
+             **{f"n_{k}": v for k, v in structure_counts(c).items()}, "seconds": c["seconds"]} for c in collected]
+    return pd.DataFrame(rows, columns=["reaction", "status", "failed_step", "reason", "n_RTP", "n_IRC", "n_NMS", "seconds"])
+
+
+def read_structure(path: str | Path, index: int) -> tuple[Atoms, dict]:
+    """Structure ``index`` of a ``structures.json`` (from :func:`collect`), with its metadata."""
+    import json
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        entry = data["structures"][index]
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{path}: not a readable structures file: {exc}") from None
+    except IndexError:
+        raise InputError(f"{path}: no structure {index} (it has {len(data['structures'])})") from None
+    meta = {"name": entry["name"], "category": entry["category"], "reaction": data["reaction"]}
+    return Atoms(symbols=entry["symbols"], positions=entry["positions"]), meta

@@ -1,0 +1,132 @@
+"""Accuracy of a trained model on a data set, structure by structure.
+
+For every structure of the evaluated parts (default: the test part of the split and the held-out
+categories), one row with the sums needed for exact RMSE/MAE pooling over any group:
+
+    energy_err           E_model − E_ref (kcal/mol)
+    forces_sse/sae/n     Σ (ΔF)², Σ |ΔF| over the 3N components (kcal/mol/Å)
+    hessian_sse/sae/n    Σ (ΔH)², Σ |ΔH| over the (3N)² elements (kcal/mol/Å²), where a reference Hessian exists
+    freq_sae/freq_n      Σ |Δν| over the 3N−6 (3N−5) harmonic frequencies (cm⁻¹, translations and rotations
+                         projected out; imaginary modes as negative numbers)
+    ts                   the reference Hessian has exactly one imaginary mode (> 50 cm⁻¹): a transition state
+    ts_sign_ok           the model's lowest mode is imaginary too
+    ts_mode_overlap      |cos| between the model's and the reference's lowest normal modes
+
+Group metrics (:func:`metrics`): energy RMSE/MAE over structures, forces and Hessian RMSE/MAE over
+all components, frequency MAE over all modes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from phl.dataset.batching import BatchLoader
+from phl.dataset.schema import RTP_CATEGORIES, SPLIT_NAMES, SPLITS
+from phl.dataset.store import Dataset
+from phl.errors import InputError
+from phl.training.losses import model_energy_forces, model_hessian
+from phl.units import HARTREE_TO_KCAL_MOL
+
+PROPERTIES = ("energy", "forces", "hessian")
+UNITS = {"energy": "kcal/mol", "forces": "kcal/mol/Å", "hessian": "kcal/mol/Å²", "frequencies": "cm⁻¹"}
+
+
+def _vibrations(symbols, positions, hessian):
+    from phl.geometries.pathways import IMAGINARY_THRESHOLD_CM1
+    from phl.qm.vibrations import harmonic_analysis
+
+    vib = harmonic_analysis(symbols, positions, hessian)
+    return vib, vib.count_imaginary(IMAGINARY_THRESHOLD_CM1)
+
+
+def evaluate_model(model: torch.nn.Module, dataset_path: str | Path, split: str = "paper",
+                   parts: tuple[str, ...] = ("test", "heldout"), batch_size: int = 100,
+                   frequencies: bool = True) -> pd.DataFrame:
+    """One row per evaluated structure (see the module docstring)."""
+    from ase.data import chemical_symbols
+
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    rows = []
+    with Dataset(dataset_path) as ds:
+        if split not in ds.split_names():
+            raise InputError(f"{dataset_path}: no split {split!r} (has {', '.join(ds.split_names()) or 'none'})")
+        codes = ds.split(split)
+        wanted = [SPLITS[p] for p in parts]
+        idx = np.flatnonzero(np.isin(codes, wanted))
+        if not len(idx):
+            raise InputError(f"{dataset_path}: split {split!r} has no structures in {', '.join(parts)}")
+        has_h = ds.has_hessian
+        for with_h in (True, False):
+            sel = idx[has_h[idx] == with_h]
+            if not len(sel):
+                continue
+            loader = BatchLoader(ds, sel, batch_size=batch_size, shuffle=False, hessian=with_h, dtype=dtype)
+            for batch in loader:
+                batch = batch.to(device)
+                energy, forces, coords = model_energy_forces(model, batch.species, batch.coordinates, create_graph=with_h)
+                hess = model_hessian(forces, coords, create_graph=False).detach() if with_h else None
+                for b in range(len(batch)):
+                    i, n = int(batch.index[b]), int(batch.n_atoms[b])
+                    df = (forces[b, :n].detach() - batch.forces[b, :n]).cpu().numpy().ravel() * HARTREE_TO_KCAL_MOL
+                    row = {"index": i, "category": str(ds.category_names[i]), "reaction": ds.reaction_of(i) or "",
+                           "part": SPLIT_NAMES[int(codes[i])], "n_atoms": n,
+                           "energy_err": float(energy[b].detach() - batch.energy[b]) * HARTREE_TO_KCAL_MOL,
+                           "forces_sse": float(np.sum(df**2)), "forces_sae": float(np.sum(np.abs(df))), "forces_n": df.size,
+                           "hessian_sse": np.nan, "hessian_sae": np.nan, "hessian_n": 0,
+                           "freq_sae": np.nan, "freq_n": 0, "ts": False, "ts_sign_ok": np.nan, "ts_mode_overlap": np.nan}
+                    if with_h:
+                        h_model = hess[b, : 3 * n, : 3 * n].cpu().numpy()
+                        h_model = 0.5 * (h_model + h_model.T)
+                        h_ref = batch.hessian[b, : 3 * n, : 3 * n].cpu().numpy()
+                        dh = (h_model - h_ref).ravel() * HARTREE_TO_KCAL_MOL
+                        row.update(hessian_sse=float(np.sum(dh**2)), hessian_sae=float(np.sum(np.abs(dh))), hessian_n=dh.size)
+                        if frequencies and n > 1:
+                            symbols = [chemical_symbols[z] for z in batch.species[b, :n].cpu().numpy()]
+                            pos = batch.coordinates[b, :n].cpu().numpy()
+                            vib_ref, n_imag = _vibrations(symbols, pos, h_ref)
+                            vib_model, n_imag_model = _vibrations(symbols, pos, h_model)
+                            m = min(len(vib_ref.frequencies), len(vib_model.frequencies))
+                            row.update(freq_sae=float(np.sum(np.abs(vib_model.frequencies[:m] - vib_ref.frequencies[:m]))), freq_n=m)
+                            if n_imag == 1:
+                                a, c = vib_ref.modes[0].ravel(), vib_model.modes[0].ravel()
+                                row.update(ts=True, ts_sign_ok=float(n_imag_model >= 1 and vib_model.frequencies[0] < 0),
+                                           ts_mode_overlap=float(abs(a @ c) / (np.linalg.norm(a) * np.linalg.norm(c))))
+                    rows.append(row)
+    return pd.DataFrame(rows).sort_values("index").reset_index(drop=True)
+
+
+def metrics(rows: pd.DataFrame) -> dict[str, float]:
+    """RMSE and MAE of energy, forces and Hessians, frequency MAE and TS checks of a group of rows."""
+    out: dict[str, float] = {"n_structures": len(rows)}
+    e = rows["energy_err"].to_numpy()
+    out["energy_rmse"] = float(np.sqrt(np.mean(e**2))) if len(e) else np.nan
+    out["energy_mae"] = float(np.mean(np.abs(e))) if len(e) else np.nan
+    for prop in ("forces", "hessian"):
+        n = rows[f"{prop}_n"].sum()
+        out[f"{prop}_rmse"] = float(np.sqrt(rows[f"{prop}_sse"].sum(min_count=1) / n)) if n else np.nan
+        out[f"{prop}_mae"] = float(rows[f"{prop}_sae"].sum(min_count=1) / n) if n else np.nan
+    n = rows["freq_n"].sum()
+    out["freq_mae"] = float(rows["freq_sae"].sum(min_count=1) / n) if n else np.nan
+    ts = rows[rows["ts"].astype(bool)]
+    out["n_ts"] = len(ts)
+    out["ts_sign_rate"] = float(ts["ts_sign_ok"].mean()) if len(ts) else np.nan
+    out["ts_mode_overlap"] = float(ts["ts_mode_overlap"].mean()) if len(ts) else np.nan
+    return out
+
+
+def per_structure_error(rows: pd.DataFrame, prop: str) -> pd.Series:
+    """Per-structure error used for paired tests: |ΔE| for energy, the per-structure RMSE of forces
+    or Hessian elements otherwise."""
+    if prop == "energy":
+        return rows["energy_err"].abs()
+    return np.sqrt(rows[f"{prop}_sse"] / rows[f"{prop}_n"].replace(0, np.nan))
+
+
+def group_of(category: str) -> str:
+    """Reporting group of a structure category: RTP (reactant, product, TS), IRC, NMS or other."""
+    return "RTP" if category in RTP_CATEGORIES else {"irc": "IRC", "nms": "NMS"}.get(category, "other")

@@ -1,0 +1,173 @@
+"""The paper's figures (PNG and PDF) from the result tables and training logs, with matplotlib.
+
+fig2_validation    validation energy RMSE per epoch, one curve per run (mean over seeds)
+fig3_rmse          RMSE of energy, forces, Hessian per group, regimes side by side; randomized and fixed panels
+fig4_epoch_time    seconds per epoch per run
+fig5_reference_cost  reference-label cost against molecule size (energy+forces, Hessian, HVPs)
+bland_altman       one-hot vs Hutchinson per-structure errors (mean against difference), per property
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from phl.results.tables import GROUPS, paired_errors, parse_run
+
+PROPS = (("energy", "Energy RMSE (kcal/mol)"), ("forces", "Force RMSE (kcal/mol/Å)"),
+         ("hessian", "Hessian RMSE (kcal/mol/Å²)"))
+COLORS = {"ef": "#7f7f7f", "hvp-onehot": "#1f77b4", "hvp-random": "#d62728", "efh": "#2ca02c"}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "figure.dpi": 150})
+    return plt
+
+
+def _save(fig, out_dir: Path, name: str) -> list[Path]:
+    from phl.provenance import atomic_path
+
+    paths = []
+    for ext in ("png", "pdf"):
+        path = out_dir / f"{name}.{ext}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, bbox_inches="tight")
+        paths.append(path)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return paths
+
+
+def fig_validation(logs: pd.DataFrame, out_dir: Path) -> list[Path]:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run, g in logs.groupby("run", sort=False):
+        r = parse_run(run)
+        curve = g.groupby("epoch")["val_energy_rmse"].mean()
+        ax.plot(curve.index, curve.values, label=r.label, color=COLORS[r.regime],
+                linestyle="--" if r.probes == "fixed" else "-")
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("Validation energy RMSE (kcal/mol)")
+    ax.set_yscale("log")
+    ax.set_title("Validation curves (mean over seeds)")
+    ax.legend(fontsize=8)
+    return _save(fig, out_dir, "fig2_validation")
+
+
+def fig_rmse(acc: pd.DataFrame, out_dir: Path) -> list[Path]:
+    plt = _plt()
+    modes = [m for m in ("randomized", "fixed", "stored")
+             if any(parse_run(r).probes == m for r in acc["run"])] or ["randomized"]
+    fig, axes = plt.subplots(len(PROPS), len(modes), figsize=(4.2 * len(modes), 8), squeeze=False)
+    for col, mode in enumerate(modes):
+        runs = [r for r in dict.fromkeys(acc["run"]) if parse_run(r).probes in (None, mode)]
+        width = 0.8 / max(len(runs), 1)
+        for row, (prop, ylabel) in enumerate(PROPS):
+            ax = axes[row, col]
+            for k, run in enumerate(runs):
+                r = parse_run(run)
+                vals = [acc[(acc.run == run) & (acc.group == g)] for g in GROUPS]
+                mean = [v[f"{prop}_rmse_mean"].iloc[0] if len(v) else np.nan for v in vals]
+                std = [v[f"{prop}_rmse_std"].iloc[0] if len(v) else np.nan for v in vals]
+                ax.bar(np.arange(len(GROUPS)) + (k - (len(runs) - 1) / 2) * width, mean, width, yerr=np.nan_to_num(std),
+                       color=COLORS[r.regime], label=REGIME_SHORT.get(r.regime, run), capsize=2)
+            ax.set_xticks(np.arange(len(GROUPS)), GROUPS)
+            ax.set_ylabel(ylabel)
+            if row == 0:
+                ax.set_title(f"{mode} probes")
+        axes[0, col].legend(fontsize=7)
+    fig.suptitle("Test RMSE per regime and geometry category (error bars: std over seeds)")
+    fig.tight_layout()
+    return _save(fig, out_dir, "fig3_rmse")
+
+
+REGIME_SHORT = {"ef": "E-F", "hvp-onehot": "HVP one-hot", "hvp-random": "HVP Hutchinson", "efh": "E-F-H"}
+
+
+def fig_epoch_time(timings: pd.DataFrame, out_dir: Path) -> list[Path]:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    x = np.arange(len(timings))
+    colors = [COLORS[parse_run(r).regime] for r in timings["run"]]
+    ax.bar(x, timings["sec_per_epoch_mean"], yerr=np.nan_to_num(timings["sec_per_epoch_std"]), color=colors, capsize=3)
+    ax.set_xticks(x, [parse_run(r).label.replace(" (", "\n(") for r in timings["run"]], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("Seconds per epoch")
+    ax.set_title("Training cost per epoch")
+    if "ratio_to_ef" in timings:
+        for xi, (s, ratio) in enumerate(zip(timings["sec_per_epoch_mean"], timings["ratio_to_ef"])):
+            ax.annotate(f"{ratio:.1f}×", (xi, s), ha="center", va="bottom", fontsize=8)
+    return _save(fig, out_dir, "fig4_epoch_time")
+
+
+def fig_reference_cost(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """From ``phl summarize`` of the label files (seconds_scf, seconds_gradient, seconds_hessian, seconds_hvp)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    s = summary.copy()
+    ef = s.get("seconds_scf", 0) + s.get("seconds_gradient", 0)
+    series = [("Energy + forces", ef, "o")]
+    if "seconds_hessian" in s:
+        series.append(("Full Hessian", s["seconds_hessian"], "s"))
+    if "seconds_hvp" in s and "n_hvp" in s:
+        series.append(("One reference HVP", s["seconds_hvp"] / s["n_hvp"].replace(0, np.nan), "^"))
+    for label, y, marker in series:
+        ok = np.isfinite(y)
+        ax.scatter(s["natoms"][ok], y[ok], label=label, marker=marker)
+    ax.set_xlabel("Atoms")
+    ax.set_ylabel("Wall seconds")
+    ax.set_yscale("log")
+    ax.set_title("Reference-data cost against molecule size")
+    ax.legend(fontsize=8)
+    return _save(fig, out_dir, "fig5_reference_cost")
+
+
+def fig_bland_altman(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
+    plt = _plt()
+    modes = [m for m in ("randomized", "fixed", "stored") if {f"hvp-onehot-{m}", f"hvp-random-{m}"} <= set(rows["run"])]
+    fig, axes = plt.subplots(max(len(modes), 1), len(PROPS), figsize=(12, 3.6 * max(len(modes), 1)), squeeze=False)
+    for i, mode in enumerate(modes):
+        for j, (prop, ylabel) in enumerate(PROPS):
+            ax = axes[i, j]
+            for group, marker in zip(GROUPS, "os^"):
+                a, b = paired_errors(rows, f"hvp-onehot-{mode}", f"hvp-random-{mode}", group, prop)
+                if len(a):
+                    ax.scatter((a + b) / 2, b - a, s=12, marker=marker, label=group, alpha=0.7)
+            a, b = zip(*[paired_errors(rows, f"hvp-onehot-{mode}", f"hvp-random-{mode}", g, prop) for g in GROUPS])
+            diff = np.concatenate(b) - np.concatenate(a)
+            if len(diff):
+                m, sd = diff.mean(), diff.std(ddof=1) if len(diff) > 1 else 0.0
+                for y, ls in ((m, "-"), (m + 1.96 * sd, "--"), (m - 1.96 * sd, "--")):
+                    ax.axhline(y, color="k", linestyle=ls, linewidth=0.8)
+            unit = ylabel.split("(")[1].rstrip(")")
+            ax.set_xlabel(f"Mean error ({unit})")
+            ax.set_ylabel(f"Hutchinson − one-hot ({unit})")
+            ax.set_title(f"{prop.capitalize()}, {mode} probes")
+            ax.legend(fontsize=7)
+    if not modes:
+        axes[0, 0].text(0.5, 0.5, "no one-hot / Hutchinson pair of runs", ha="center", transform=axes[0, 0].transAxes)
+    fig.tight_layout()
+    return _save(fig, out_dir, "bland_altman")
+
+
+def write_figures(eval_dir, train_dir, runs: list[str], seeds: list[int], out_dir, reference_summary=None,
+                  dpi: int = 150) -> list[Path]:
+    from phl.results.tables import accuracy_table, load_evaluations, load_logs, timing_table
+
+    _plt().rcParams["savefig.dpi"] = dpi
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = load_evaluations(eval_dir, runs, seeds)
+    logs = load_logs(train_dir, runs, seeds)
+    paths = fig_validation(logs, out_dir) + fig_rmse(accuracy_table(rows), out_dir)
+    paths += fig_epoch_time(timing_table(logs), out_dir) + fig_bland_altman(rows, out_dir)
+    if reference_summary is not None:
+        paths += fig_reference_cost(pd.read_csv(reference_summary), out_dir)
+    return paths

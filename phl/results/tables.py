@@ -1,0 +1,220 @@
+"""Result tables over the evaluations of all training runs (the paper's tables and more).
+
+A *run* is one regime with one probe mode (``ef``, ``efh``, ``hvp-onehot-randomized``,
+``hvp-random-fixed``, ...) trained with several seeds. Inputs are the per-structure evaluation
+tables of :func:`phl.results.evaluate.evaluate_model` (one per run and seed) and the training logs.
+
+* accuracy: per run and group (RTP test, IRC, NMS) the RMSE and MAE of energy, forces and Hessians
+  and the frequency MAE, as mean and standard deviation over seeds (the ensemble spread);
+* change vs E-F: percentage change of each run's mean RMSE against the E-F run;
+* t-tests: one-hot against Hutchinson probes, for randomized and fixed probes, per property and
+  group: paired two-sample t-test (``scipy.stats.ttest_rel``) over structures, each structure's
+  error averaged over seeds (|ΔE|; per-structure RMSE of forces / Hessian elements);
+* timings: seconds per epoch and peak memory per run (mean ± std over seeds and epochs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from phl.errors import InputError
+from phl.results.evaluate import group_of, metrics, per_structure_error
+
+GROUPS = ("RTP", "IRC", "NMS")
+REGIME_LABELS = {"ef": "E-F", "hvp-onehot": "E-F-HVP one-hot", "hvp-random": "E-F-HVP Hutchinson", "efh": "E-F-H"}
+METRICS = ("energy_rmse", "forces_rmse", "hessian_rmse", "energy_mae", "forces_mae", "hessian_mae", "freq_mae")
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str  # e.g. hvp-random-fixed
+    regime: str
+    probes: str | None  # randomized | fixed | stored | None (ef, efh)
+
+    @property
+    def label(self) -> str:
+        base = REGIME_LABELS[self.regime]
+        return base if self.probes is None else f"{base} ({self.probes})"
+
+
+def run_name(regime: str, probes: str | None) -> str:
+    return regime if not regime.startswith("hvp") else f"{regime}-{probes}"
+
+
+def parse_run(name: str) -> Run:
+    for regime in REGIME_LABELS:
+        if name == regime and not regime.startswith("hvp"):
+            return Run(name, regime, None)
+        if regime.startswith("hvp") and name.startswith(regime + "-"):
+            probes = name[len(regime) + 1:]
+            if probes in ("randomized", "fixed", "stored"):
+                return Run(name, regime, probes)
+    raise InputError(f"not a run name: {name!r} (ef, efh or hvp-onehot|hvp-random-randomized|fixed|stored)")
+
+
+def load_evaluations(eval_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.DataFrame:
+    """All per-structure rows with ``run`` and ``seed`` columns (a missing file is an error)."""
+    frames = []
+    for run in runs:
+        parse_run(run)
+        for seed in seeds:
+            path = Path(eval_dir) / run / f"seed{seed}.csv"
+            if not path.is_file():
+                raise InputError(f"{path}: missing evaluation of run {run}, seed {seed}")
+            df = pd.read_csv(path)
+            df["run"], df["seed"] = run, seed
+            frames.append(df)
+    rows = pd.concat(frames, ignore_index=True)
+    rows["group"] = rows["category"].map(group_of)
+    # RTP is evaluated on its test part only (the paper's RTP test set)
+    return rows[(rows["group"] != "RTP") | (rows["part"] == "test")].reset_index(drop=True)
+
+
+def accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per run and group: each metric's mean and std over seeds (``*_mean``, ``*_std``)."""
+    per_seed = [{"run": run, "group": group, "seed": seed, **metrics(g)}
+                for (run, group, seed), g in rows.groupby(["run", "group", "seed"], sort=False)]
+    per_seed = pd.DataFrame(per_seed)
+    out = []
+    for (run, group), g in per_seed.groupby(["run", "group"], sort=False):
+        rec = {"run": run, "label": parse_run(run).label, "group": group, "n_seeds": len(g),
+               "n_structures": int(g["n_structures"].iloc[0])}
+        for m in METRICS:
+            rec[f"{m}_mean"] = g[m].mean()
+            rec[f"{m}_std"] = g[m].std(ddof=1) if len(g) > 1 else np.nan
+        for m in ("ts_sign_rate", "ts_mode_overlap"):
+            rec[m] = g[m].mean()
+        out.append(rec)
+    return _order(pd.DataFrame(out))
+
+
+def _order(df: pd.DataFrame) -> pd.DataFrame:
+    group_rank = {g: k for k, g in enumerate(GROUPS)}
+    return df.sort_values(["group", "run"], key=lambda s: s.map(group_rank).fillna(9) if s.name == "group" else s,
+                          kind="stable").reset_index(drop=True)
+
+
+def change_vs_ef(acc: pd.DataFrame) -> pd.DataFrame:
+    """Percentage change of the mean RMSE of each run against E-F, per group and property."""
+    if "ef" not in set(acc["run"]):
+        raise InputError("the E-F run (ef) is needed for the change table")
+    out = []
+    for group, g in acc.groupby("group", sort=False):
+        ef = g[g["run"] == "ef"].iloc[0]
+        for _, r in g[g["run"] != "ef"].iterrows():
+            rec = {"run": r["run"], "label": r["label"], "group": group}
+            for prop in ("energy", "forces", "hessian"):
+                base = ef[f"{prop}_rmse_mean"]
+                rec[f"{prop}_rmse_change_pct"] = 100.0 * (r[f"{prop}_rmse_mean"] - base) / base if base else np.nan
+            out.append(rec)
+    return pd.DataFrame(out)
+
+
+def paired_errors(rows: pd.DataFrame, run_a: str, run_b: str, group: str, prop: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-structure errors of two runs on the same structures (averaged over seeds), aligned."""
+    sel = rows[rows["group"] == group].copy()
+    sel["err"] = per_structure_error(sel, prop)
+    mean = sel.groupby(["run", "index"])["err"].mean()
+    a, b = mean.get(run_a), mean.get(run_b)
+    if a is None or b is None:
+        return np.array([]), np.array([])
+    both = pd.concat([a, b], axis=1, keys=["a", "b"]).dropna()
+    return both["a"].to_numpy(), both["b"].to_numpy()
+
+
+def ttest_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One-hot vs Hutchinson, paired t-test per probe mode, group and property (the paper's
+    Tables 1 and 2). ``p`` is NaN when fewer than two structures or identical errors."""
+    from scipy import stats
+
+    runs = set(rows["run"])
+    out = []
+    for probes in ("randomized", "fixed", "stored"):
+        a_run, b_run = f"hvp-onehot-{probes}", f"hvp-random-{probes}"
+        if a_run not in runs or b_run not in runs:
+            continue
+        for group in GROUPS:
+            for prop in ("energy", "forces", "hessian"):
+                a, b = paired_errors(rows, a_run, b_run, group, prop)
+                if not len(a):
+                    continue
+                t, p = (stats.ttest_rel(a, b) if len(a) > 1 and np.any(a != b) else (np.nan, np.nan))
+                out.append({"probes": probes, "group": group, "property": prop, "n_structures": len(a),
+                            "onehot_mean_error": a.mean(), "hutchinson_mean_error": b.mean(),
+                            "hutchinson_vs_onehot_pct": 100.0 * (b.mean() - a.mean()) / a.mean() if a.mean() else np.nan,
+                            "t": float(t), "p": float(p), "significant_0.05": bool(p < 0.05) if np.isfinite(p) else False})
+    return pd.DataFrame(out)
+
+
+def load_logs(train_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.DataFrame:
+    frames = []
+    for run in runs:
+        for seed in seeds:
+            path = Path(train_dir) / run / f"seed{seed}" / "log.csv"
+            if not path.is_file():
+                raise InputError(f"{path}: missing training log of run {run}, seed {seed}")
+            df = pd.read_csv(path)
+            df["run"], df["seed"] = run, seed
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def timing_table(logs: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    for run, g in logs.groupby("run", sort=False):
+        out.append({"run": run, "label": parse_run(run).label, "epochs": len(g),
+                    "sec_per_epoch_mean": g["seconds"].mean(), "sec_per_epoch_std": g["seconds"].std(ddof=1),
+                    "peak_mem_mb": g["peak_mem_mb"].max()})
+    df = pd.DataFrame(out)
+    if "ef" in set(df["run"]):
+        df["ratio_to_ef"] = df["sec_per_epoch_mean"] / float(df.loc[df["run"] == "ef", "sec_per_epoch_mean"].iloc[0])
+    return df
+
+
+def to_markdown(df: pd.DataFrame, title: str, note: str = "", digits: int = 3) -> str:
+    """A GitHub-style Markdown table (no extra dependency)."""
+    def fmt(v):
+        if isinstance(v, (bool, np.bool_)):
+            return "yes" if v else "no"
+        if isinstance(v, (float, np.floating)):
+            if not np.isfinite(v):
+                return "–"
+            return f"{v:.2e}" if (v != 0 and (abs(v) < 10 ** -digits or abs(v) >= 1e5)) else f"{v:.{digits}f}"
+        return str(v)
+
+    lines = [f"## {title}", ""] + ([note, ""] if note else [])
+    lines.append("| " + " | ".join(df.columns) + " |")
+    lines.append("|" + "---|" * len(df.columns))
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(fmt(v) for v in r) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(eval_dir: str | Path, train_dir: str | Path, runs: list[str], seeds: list[int],
+                 out_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """Write accuracy, change_vs_ef, ttests and timings as CSV and Markdown under ``out_dir``
+    (atomically) and return them."""
+    from phl.provenance import atomic_write_text
+
+    out_dir = Path(out_dir)
+    rows = load_evaluations(eval_dir, runs, seeds)
+    tables = {"accuracy": accuracy_table(rows), "timings": timing_table(load_logs(train_dir, runs, seeds)),
+              "ttests": ttest_table(rows)}
+    if "ef" in runs:
+        tables["change_vs_ef"] = change_vs_ef(tables["accuracy"])
+    notes = {
+        "accuracy": "RMSE/MAE: energy kcal/mol, forces kcal/mol/Å, Hessian kcal/mol/Å², frequencies cm⁻¹ (MAE); "
+                    "mean and standard deviation over seeds. RTP: test split; IRC and NMS: held out.",
+        "timings": "Seconds per training epoch (device-synchronised) and peak memory (MB), mean ± std over seeds and epochs.",
+        "ttests": "One-hot vs Hutchinson probes: paired two-sample t-test (scipy.stats.ttest_rel) over structures; "
+                  "per-structure error |ΔE| or RMSE of force/Hessian elements, averaged over seeds.",
+        "change_vs_ef": "Percentage change of the mean RMSE against E-F (negative: better than E-F).",
+    }
+    for name, df in tables.items():
+        atomic_write_text(out_dir / f"{name}.csv", df.to_csv(index=False))
+        atomic_write_text(out_dir / f"{name}.md", to_markdown(df, name.replace("_", " "), notes[name]))
+    return tables

@@ -1,0 +1,77 @@
+# Results: evaluation of every trained model, tables, figures (gathered by `snakemake --report`).
+
+TABLES = ["accuracy", "timings", "ttests"] + (["change_vs_ef"] if "ef" in TRAINING["regimes"] else [])
+FIGURES = ["fig2_validation", "fig3_rmse", "fig4_epoch_time", "bland_altman"] + (
+    ["fig5_reference_cost"] if GENERATE else []
+)
+
+
+rule evaluate:
+    input:
+        model="results/training/{run}/seed{seed}/best.pt",
+        dataset="results/dataset/dataset.h5",
+    output:
+        "results/evaluation/{run}/seed{seed}.csv",
+    log:
+        "logs/evaluation/{run}/seed{seed}.log",
+    params:
+        phl=PHL,
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.phl} evaluate results/training/{wildcards.run}/seed{wildcards.seed} "
+        "{input.dataset} --out {output} > {log} 2>&1"
+
+
+rule tables:
+    input:
+        expand("results/evaluation/{run}/seed{seed}.csv", run=RUNS, seed=SEEDS),
+        expand("results/training/{run}/seed{seed}/log.csv", run=RUNS, seed=SEEDS),
+    output:
+        csv=[
+            report(f"results/tables/{t}.csv", caption=f"../report/{t}.rst", category="Tables")
+            for t in TABLES
+        ],
+        md=[f"results/tables/{t}.md" for t in TABLES],
+    log:
+        "logs/tables.log",
+    params:
+        phl=PHL,
+        runs=" ".join(RUNS),
+        seeds=" ".join(map(str, SEEDS)),
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.phl} results tables --evaluations results/evaluation --training results/training "
+        "--runs {params.runs} --seeds {params.seeds} --out-dir results/tables 2>&1 | tee {log}"
+
+
+rule figures:
+    input:
+        evaluations=expand("results/evaluation/{run}/seed{seed}.csv", run=RUNS, seed=SEEDS),
+        logs=expand("results/training/{run}/seed{seed}/log.csv", run=RUNS, seed=SEEDS),
+        reference=["results/reference_summary.csv"] if GENERATE else [],
+    output:
+        png=[
+            report(f"results/figures/{f}.png", caption=f"../report/{f}.rst", category="Figures")
+            for f in FIGURES
+        ],
+        pdf=[f"results/figures/{f}.pdf" for f in FIGURES],
+    log:
+        "logs/figures.log",
+    params:
+        phl=PHL,
+        runs=" ".join(RUNS),
+        seeds=" ".join(map(str, SEEDS)),
+        reference="--reference-summary results/reference_summary.csv" if GENERATE else "",
+        dpi=config["results"]["figure_dpi"],
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.phl} results figures --evaluations results/evaluation --training results/training "
+        "--runs {params.runs} --seeds {params.seeds} {params.reference} --dpi {params.dpi} "
+        "--out-dir results/figures 2>&1 | tee {log}"

@@ -1,0 +1,24 @@
+# Training: one job per regime x probe mode x seed (phl train; resumable from its last.pt).
+
+
+rule train:
+    input:
+        "results/dataset/dataset.h5",
+    output:
+        model="results/training/{run}/seed{seed}/best.pt",
+        log="results/training/{run}/seed{seed}/log.csv",
+        final="results/training/{run}/seed{seed}/final.json",
+    log:
+        "logs/training/{run}/seed{seed}.log",
+    params:
+        phl=PHL,
+        options=lambda w: run_options(w.run, w.seed),
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=8000,
+        runtime=1440,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.phl} train {input} --out results/training/{wildcards.run}/seed{wildcards.seed} "
+        "{params.options} > {log} 2>&1"
