@@ -215,12 +215,12 @@ def _add_reaction_parser(sub) -> None:
     p.set_defaults(func=cmd_reaction)
 
 
-def _label_files(paths: list[str]) -> list[Path]:
+def _label_files(paths: list[str], allow_empty: bool = False) -> list[Path]:
     """Label files given directly or as directories (searched recursively for *.json)."""
     files: list[Path] = []
     for p in map(Path, paths):
         files.extend(sorted(p.rglob("*.json")) if p.is_dir() else [p])
-    if not files:
+    if not files and not allow_empty:
         raise InputError(f"no label files in {', '.join(paths)}")
     return files
 
@@ -228,7 +228,7 @@ def _label_files(paths: list[str]) -> list[Path]:
 def cmd_summarize(args: argparse.Namespace) -> int:
     from phl.reports import summarize_labels
 
-    summarize_labels(_label_files(args.labels), Path(args.out))
+    summarize_labels(_label_files(args.labels, args.allow_empty), Path(args.out))
     return 0
 
 
@@ -253,12 +253,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ts_search(args: argparse.Namespace) -> int:
+    from phl.geometries.reactions import BUILTIN
+    from phl.provenance import atomic_write_text
+    from phl.results.ts_search import search_all
+
+    run = Path(args.run)
+    checkpoint = run / "best.pt" if run.is_dir() else run
+    if not checkpoint.is_file():
+        raise InputError(f"{checkpoint}: no trained model (best.pt of a 'phl train' run)")
+    reactions = BUILTIN if args.reactions == "builtin" else args.reactions
+    table = search_all(checkpoint, reactions, args.geometries)
+    atomic_write_text(args.out, table.to_csv(index=False))
+    print(table.drop(columns=["note"]).to_string(index=False) if len(table) else "no reaction with a reference TS")
+    return 0
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     runs, seeds = args.runs, args.seeds
     if args.what == "tables":
         from phl.results.tables import write_tables
 
-        tables = write_tables(args.evaluations, args.training, runs, seeds, args.out_dir)
+        tables = write_tables(args.evaluations, args.training, runs, seeds, args.out_dir, ts_dir=args.ts_search)
         print(f"{args.out_dir}: " + ", ".join(f"{k} ({len(v)} rows)" for k, v in tables.items()))
     else:
         from phl.results.figures import write_figures
@@ -278,6 +294,14 @@ def _add_results_parsers(sub) -> None:
     p.add_argument("--parts", nargs="+", default=["test", "heldout"], choices=("train", "val", "test", "heldout"))
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("ts-search", help="TS search with a trained model's own Hessian against the reference TSs",
+                       description="Sella (order 1) on the model from each reaction's TS guess; success (one "
+                                   "imaginary mode), RMSD to the reference TS and barrier error per reaction.")
+    p.add_argument("run", help="training run folder (its best.pt) or a checkpoint file")
+    p.add_argument("--reactions", default="builtin", help="reaction list (YAML) or 'builtin'")
+    p.add_argument("--geometries", required=True, help="folder with REACTION/{reactant,product,ts,structures}.json")
+    p.add_argument("--out", required=True, help="CSV, one row per reaction")
+    p.set_defaults(func=cmd_ts_search)
     p = sub.add_parser("results", help="tables (CSV, Markdown) and figures (PNG, PDF) over all runs")
     p.add_argument("what", choices=("tables", "figures"))
     p.add_argument("--evaluations", required=True, help="folder with RUN/seedS.csv from 'phl evaluate'")
@@ -287,6 +311,7 @@ def _add_results_parsers(sub) -> None:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--reference-summary", help="figures: CSV of 'phl summarize' for the reference-cost figure")
     p.add_argument("--dpi", type=int, default=150, help="figures: PNG resolution (default %(default)s)")
+    p.add_argument("--ts-search", help="tables: folder with RUN/seedS.csv from 'phl ts-search'")
     p.set_defaults(func=cmd_results)
 
 
@@ -450,7 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_optimize)
 
     p = sub.add_parser("summarize", help="table (CSV) of reference label files")
-    p.add_argument("labels", nargs="+", help="JSON files written by 'phl compute --json', or folders of them")
+    p.add_argument("labels", nargs="*", help="JSON files written by 'phl compute --json', or folders of them")
+    p.add_argument("--allow-empty", action="store_true", help="write a table without rows when there is no label")
     p.add_argument("--out", required=True, help="CSV file to write")
     p.set_defaults(func=cmd_summarize)
 

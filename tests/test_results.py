@@ -118,3 +118,34 @@ def test_run_names_and_missing_inputs(fixture_runs):
         parse_run("hvp-random")
     with pytest.raises(InputError, match="seed 7"):
         write_tables(fixture_runs / "evaluation", fixture_runs / "training", RUNS, [7], fixture_runs / "t")
+
+
+def test_kabsch_rmsd_ignores_rotation_and_translation():
+    from ase.build import molecule
+
+    from phl.results.ts_search import kabsch_rmsd
+
+    a = molecule("CH3OH")
+    b = a.copy()
+    b.rotate(37, "x", center="COM")
+    b.rotate(-71, "z")
+    b.translate([1.0, -2.0, 0.5])
+    assert kabsch_rmsd(b, a) < 1e-8
+    c = a.copy()
+    c.positions[0] += [0.3, 0.0, 0.0]
+    assert 0.01 < kabsch_rmsd(c, a) < 0.3 / np.sqrt(len(a))
+
+
+def test_ts_search_table(tmp_path):
+    from phl.results.ts_search import ts_search_table
+
+    for seed, errs in ((0, [1.0, -3.0]), (1, [2.0, 2.0])):
+        d = tmp_path / "ef"
+        d.mkdir(exist_ok=True)
+        pd.DataFrame({"reaction": ["a", "b"], "converged": [True, True], "n_imaginary": [1, 2],
+                      "success": [True, seed == 1], "rmsd": [0.1, 0.3], "barrier_error": errs,
+                      "note": ["", ""]}).to_csv(d / f"seed{seed}.csv", index=False)
+    table = ts_search_table(tmp_path, ["ef"], [0, 1]).iloc[0]
+    assert table["success_rate_mean"] == pytest.approx(0.75)
+    assert table["barrier_mae_mean"] == pytest.approx((2.0 + 2.0) / 2)
+    assert table["rmsd_mean"] == pytest.approx(0.2)

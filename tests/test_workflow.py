@@ -86,6 +86,9 @@ def test_default_workflow_end_to_end_with_a_kill_and_resume(workdir):
                                "hvp-random-fixed"}
     assert set(acc["group"]) == {"RTP", "IRC", "NMS"}
     assert len(pd.read_csv(results / "tables" / "ttests.csv")) == 2 * 3 * 3
+    ts_search = pd.read_csv(results / "ts_search" / "efh" / "seed0.csv")
+    assert sorted(ts_search["reaction"]) == ["hcn_hnc", "hnco_hocn"] and ts_search["rmsd"].notna().all()
+    assert len(pd.read_csv(results / "tables" / "ts_search.csv")) == 6
     for fig in ("fig2_validation", "fig3_rmse", "fig4_epoch_time", "fig5_reference_cost", "bland_altman"):
         assert (results / "figures" / f"{fig}.png").stat().st_size > 10_000
     # nothing left to do; a plotting option reruns only the figures

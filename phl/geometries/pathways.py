@@ -48,8 +48,8 @@ def _sella(atoms: Atoms, calc: ReferenceCalculator, order: int, fmax: float, ste
     return converged, int(opt.nsteps)
 
 
-def minimize(atoms: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps: int = 200, kicks: int = 2,
-             kick: float = 0.1) -> StationaryPoint:
+def minimize(atoms: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps: int = 200, kicks: int = 3,
+             kick: float = 0.3) -> StationaryPoint:
     """Minimise (Sella, order 0, internal coordinates); ``fmax`` in eV/Å.
 
     A symmetric start can converge to a saddle point (e.g. a T-shaped H2···CO complex): when the

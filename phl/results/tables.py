@@ -195,7 +195,7 @@ def to_markdown(df: pd.DataFrame, title: str, note: str = "", digits: int = 3) -
 
 
 def write_tables(eval_dir: str | Path, train_dir: str | Path, runs: list[str], seeds: list[int],
-                 out_dir: str | Path) -> dict[str, pd.DataFrame]:
+                 out_dir: str | Path, ts_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """Write accuracy, change_vs_ef, ttests and timings as CSV and Markdown under ``out_dir``
     (atomically) and return them."""
     from phl.provenance import atomic_write_text
@@ -206,12 +206,18 @@ def write_tables(eval_dir: str | Path, train_dir: str | Path, runs: list[str], s
               "ttests": ttest_table(rows)}
     if "ef" in runs:
         tables["change_vs_ef"] = change_vs_ef(tables["accuracy"])
+    if ts_dir is not None:
+        from phl.results.ts_search import ts_search_table
+
+        tables["ts_search"] = ts_search_table(ts_dir, runs, seeds)
     notes = {
         "accuracy": "RMSE/MAE: energy kcal/mol, forces kcal/mol/Å, Hessian kcal/mol/Å², frequencies cm⁻¹ (MAE); "
                     "mean and standard deviation over seeds. RTP: test split; IRC and NMS: held out.",
         "timings": "Seconds per training epoch (device-synchronised) and peak memory (MB), mean ± std over seeds and epochs.",
         "ttests": "One-hot vs Hutchinson probes: paired two-sample t-test (scipy.stats.ttest_rel) over structures; "
                   "per-structure error |ΔE| or RMSE of force/Hessian elements, averaged over seeds.",
+        "ts_search": "TS search with each model's own Hessian (Sella, order 1) from the reference search's guess: "
+                     "success rate (one imaginary mode), RMSD to the reference TS (Å), barrier MAE (kcal/mol).",
         "change_vs_ef": "Percentage change of the mean RMSE against E-F (negative: better than E-F).",
     }
     for name, df in tables.items():

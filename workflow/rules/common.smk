@@ -115,12 +115,13 @@ def structure_count(reaction):
     return len(json.loads(Path(path).read_text())["structures"])
 
 
-def all_geometry_labels(wildcards):
-    """Every label file of the generated structures (known once the geometry stage has run)."""
-    return [f"results/labels/{rid}/{i}.json" for rid in REACTIONS for i in range(structure_count(rid))]
+def reaction_labels(wildcards):
+    """The label files of one reaction (known once its geometry stage has run)."""
+    return [f"results/labels/{wildcards.reaction}/{i}.json" for i in range(structure_count(wildcards.reaction))]
 
 
 def dataset_inputs(wildcards):
     if GENERATE:
-        return {"summary": "results/geometries/summary.csv", "labels": all_geometry_labels(wildcards)}
+        return {"summary": "results/geometries/summary.csv",
+                "labels": expand("results/labels/{reaction}.csv", reaction=REACTIONS)}
     return {"files": config["data"]["openreact"]}

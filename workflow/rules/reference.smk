@@ -46,9 +46,24 @@ rule reference_label:
         "--json {output} > {log} 2>&1"
 
 
+rule reaction_labels:
+    input:
+        reaction_labels,
+    output:
+        "results/labels/{reaction}.csv",
+    log:
+        "logs/labels/{reaction}.log",
+    params:
+        phl=PHL,
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.phl} summarize {input} --allow-empty --out {output} > {log} 2>&1"
+
+
 rule reference_summary:
     input:
-        all_geometry_labels,
+        expand("results/labels/{reaction}.csv", reaction=REACTIONS),
         expand("results/labels/molecules/{molecule}.json", molecule=config["molecules"]),
     output:
         report("results/reference_summary.csv", caption="../report/reference_summary.rst", category="Data"),
@@ -59,4 +74,4 @@ rule reference_summary:
     conda:
         CONDA_ENV
     shell:
-        "{params.phl} summarize results/labels --out {output} > {log} 2>&1"
+        "{params.phl} summarize results/labels --allow-empty --out {output} > {log} 2>&1"

@@ -1,6 +1,10 @@
 # Results: evaluation of every trained model, tables, figures (gathered by `snakemake --report`).
 
-TABLES = ["accuracy", "timings", "ttests"] + (["change_vs_ef"] if "ef" in TRAINING["regimes"] else [])
+TABLES = (
+    ["accuracy", "timings", "ttests"]
+    + (["change_vs_ef"] if "ef" in TRAINING["regimes"] else [])
+    + (["ts_search"] if GENERATE else [])
+)
 FIGURES = ["fig2_validation", "fig3_rmse", "fig4_epoch_time", "bland_altman"] + (
     ["fig5_reference_cost"] if GENERATE else []
 )
@@ -27,10 +31,33 @@ rule evaluate:
         "{input.dataset} --out {output} > {log} 2>&1"
 
 
+rule ts_search:
+    input:
+        model="results/training/{run}/seed{seed}/best.pt",
+        summary="results/geometries/summary.csv",
+    output:
+        "results/ts_search/{run}/seed{seed}.csv",
+    log:
+        "logs/ts_search/{run}/seed{seed}.log",
+    params:
+        phl=PHL,
+        reactions=REACTIONS_FILE,
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.phl} ts-search results/training/{wildcards.run}/seed{wildcards.seed} "
+        "--reactions {params.reactions} --geometries results/geometries --out {output} > {log} 2>&1"
+
+
 rule tables:
     input:
         expand("results/evaluation/{run}/seed{seed}.csv", run=RUNS, seed=SEEDS),
         expand("results/training/{run}/seed{seed}/log.csv", run=RUNS, seed=SEEDS),
+        expand("results/ts_search/{run}/seed{seed}.csv", run=RUNS, seed=SEEDS) if GENERATE else [],
     output:
         csv=[
             report(f"results/tables/{t}.csv", caption=f"../report/{t}.rst", category="Tables")
@@ -43,11 +70,12 @@ rule tables:
         phl=PHL,
         runs=" ".join(RUNS),
         seeds=" ".join(map(str, SEEDS)),
+        ts="--ts-search results/ts_search" if GENERATE else "",
     conda:
         CONDA_ENV
     shell:
         "{params.phl} results tables --evaluations results/evaluation --training results/training "
-        "--runs {params.runs} --seeds {params.seeds} --out-dir results/tables 2>&1 | tee {log}"
+        "--runs {params.runs} --seeds {params.seeds} {params.ts} --out-dir results/tables 2>&1 | tee {log}"
 
 
 rule figures:
