@@ -102,8 +102,11 @@ def fig_epoch_time(timings: pd.DataFrame, out_dir: Path) -> list[Path]:
     ax.set_ylabel("Seconds per epoch")
     ax.set_title("Training cost per epoch")
     if "ratio_to_ef" in timings:
-        for xi, (s, ratio) in enumerate(zip(timings["sec_per_epoch_mean"], timings["ratio_to_ef"])):
-            ax.annotate(f"{ratio:.1f}×", (xi, s), ha="center", va="bottom", fontsize=8)
+        tops = timings["sec_per_epoch_mean"] + np.nan_to_num(timings["sec_per_epoch_std"])
+        for xi, (top, ratio) in enumerate(zip(tops, timings["ratio_to_ef"])):
+            ax.annotate(f"{ratio:.1f}×", (xi, top), xytext=(0, 2), textcoords="offset points", ha="center",
+                        va="bottom", fontsize=8)
+        ax.set_ylim(top=1.12 * float(tops.max()))
     return _save(fig, out_dir, "fig4_epoch_time")
 
 
@@ -121,6 +124,9 @@ def fig_reference_cost(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
     for label, y, marker in series:
         ok = np.isfinite(y)
         ax.scatter(s["natoms"][ok], y[ok], label=label, marker=marker)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Atoms")
     ax.set_ylabel("Wall seconds")
     ax.set_yscale("log")

@@ -10,7 +10,7 @@ import yaml
 # The phl of this checkout, also inside conda environments (--sdm conda) that carry only its
 # dependencies.
 PHL = f"python -c 'import sys; sys.path.insert(0, {json.dumps(str(workflow.basedir))}); from phl.cli import main; sys.exit(main())'"
-CONDA_ENV = "../../envs/phl.yaml"
+CONDA_ENV = f"../../envs/{config['conda_env']}.yaml"  # phl (CPU) or phl-gpu, for --sdm conda
 
 
 def method_options(ref):
