@@ -232,16 +232,22 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint(run: str) -> Path:
+    """best.pt of a training run folder, or the checkpoint file given."""
+    path = Path(run)
+    checkpoint = path / "best.pt" if path.is_dir() else path
+    if not checkpoint.is_file():
+        raise InputError(f"{checkpoint}: no trained model (best.pt of a 'phl train' run)")
+    return checkpoint
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from phl.provenance import atomic_write_text
     from phl.results.evaluate import group_of, metrics
+    from phl.results.evaluate import evaluate_model
     from phl.training.trainer import load_trained_model
 
-    run = Path(args.run)
-    checkpoint = run / "best.pt" if run.is_dir() else run
-    if not checkpoint.is_file():
-        raise InputError(f"{checkpoint}: no trained model (best.pt of a 'phl train' run)")
-    from phl.results.evaluate import evaluate_model
+    checkpoint = _checkpoint(args.run)
 
     model = load_trained_model(checkpoint, args.device)
     rows = evaluate_model(model, args.dataset, split=args.split, parts=tuple(args.parts))
@@ -258,10 +264,7 @@ def cmd_ts_search(args: argparse.Namespace) -> int:
     from phl.provenance import atomic_write_text
     from phl.results.ts_search import search_all
 
-    run = Path(args.run)
-    checkpoint = run / "best.pt" if run.is_dir() else run
-    if not checkpoint.is_file():
-        raise InputError(f"{checkpoint}: no trained model (best.pt of a 'phl train' run)")
+    checkpoint = _checkpoint(args.run)
     reactions = BUILTIN if args.reactions == "builtin" else args.reactions
     table = search_all(checkpoint, reactions, args.geometries)
     atomic_write_text(args.out, table.to_csv(index=False))
