@@ -54,12 +54,17 @@ def fig_validation(logs: pd.DataFrame, out_dir: Path) -> list[Path]:
         curve = g.groupby("epoch")["val_energy_rmse"].mean()
         ax.plot(curve.index, curve.values, label=r.label, color=COLORS[r.regime],
                 linestyle="--" if r.probes == "fixed" else "-")
-    ax.set_xlabel("Epoch")
-    ax.set_ylabel("Validation energy RMSE (kcal/mol)")
+    return _finish_log_axes(fig, ax, "Epoch", "Validation energy RMSE (kcal/mol)", "Validation curves (mean over seeds)",
+                            out_dir, "fig2_validation")
+
+
+def _finish_log_axes(fig, ax, xlabel: str, ylabel: str, title: str, out_dir: Path, name: str) -> list[Path]:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_yscale("log")
-    ax.set_title("Validation curves (mean over seeds)")
+    ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(fig, out_dir, "fig2_validation")
+    return _save(fig, out_dir, name)
 
 
 def fig_rmse(acc: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -127,12 +132,8 @@ def fig_reference_cost(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("Atoms")
-    ax.set_ylabel("Wall seconds")
-    ax.set_yscale("log")
-    ax.set_title("Reference-data cost against molecule size")
-    ax.legend(fontsize=8)
-    return _save(fig, out_dir, "fig5_reference_cost")
+    return _finish_log_axes(fig, ax, "Atoms", "Wall seconds", "Reference-data cost against molecule size", out_dir,
+                            "fig5_reference_cost")
 
 
 def fig_bland_altman(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
