@@ -96,7 +96,7 @@ def test_default_workflow_end_to_end_with_a_kill_and_resume(workdir):
     assert "Nothing to be done" in again.stdout + again.stderr
     (workdir / "dpi.yaml").write_text("results: {figure_dpi: 80}\n")
     plan = _snakemake(workdir, *cheap, "dpi.yaml", "-n")
-    stats = (plan.stdout + plan.stderr).split("Job stats:")[1].split("Reasons")[0]
+    stats = (plan.stdout + plan.stderr).split("Job stats:")[1].split("\n\n")[0]
     jobs = {ln.split()[0] for ln in stats.splitlines()[3:] if ln.strip() and not ln.startswith("total")}
     assert jobs == {"figures", "all"}, stats
     report = _snakemake(workdir, *cheap, "--report", "results/report.html")
