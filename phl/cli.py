@@ -122,12 +122,11 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
 
 def _read_record(path: str | None, what: str) -> dict:
+    from phl.geometries.jobs import read_record
+
     if path is None:
         raise InputError(f"this step needs --{what}")
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable {what} record: {exc}") from None
+    return read_record(path, what)
 
 
 def cmd_reaction(args: argparse.Namespace) -> int:
@@ -253,7 +252,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     rows = evaluate_model(model, args.dataset, split=args.split, parts=tuple(args.parts))
     atomic_write_text(args.out, rows.to_csv(index=False))
     for group, g in rows.groupby(rows["category"].map(group_of)):
-        m = metrics(g if group != "RTP" else g[g["part"] == "test"] if (g["part"] == "test").any() else g)
+        m = metrics(g)
         print(f"{group}: {m['n_structures']} structures, RMSE E {m['energy_rmse']:.3f} kcal/mol, "
               f"F {m['forces_rmse']:.3f} kcal/mol/Å, H {m['hessian_rmse']:.3f} kcal/mol/Å²")
     return 0

@@ -147,17 +147,17 @@ class ReactionJob:
                 "converged": point.converged, "steps": point.steps, "n_imaginary": point.n_imaginary,
                 "frequencies_cm1": point.vibrations.frequencies.tolist(), **_geometry(point.atoms)}
 
-    def _reactant(self, inputs: dict) -> dict:
+    def _minimum(self, atoms: Atoms) -> dict:
         from phl.geometries.pathways import minimize
 
         s = self.settings
-        return self._point(minimize(self.reaction.reactant, self.calc, fmax=s.fmax, steps=s.steps), "minimum", 0)
+        return self._point(minimize(atoms, self.calc, fmax=s.fmax, steps=s.steps), "minimum", 0)
+
+    def _reactant(self, inputs: dict) -> dict:
+        return self._minimum(self.reaction.reactant)
 
     def _product(self, inputs: dict) -> dict:
-        from phl.geometries.pathways import minimize
-
-        s = self.settings
-        return self._point(minimize(self.reaction.product, self.calc, fmax=s.fmax, steps=s.steps), "minimum", 0)
+        return self._minimum(self.reaction.product)
 
     def _ts(self, inputs: dict) -> dict:
         from phl.geometries.pathways import find_transition_state, interpolated_guess
@@ -250,6 +250,16 @@ def summary_table(collected: list[dict]):
     rows = [{"reaction": c["reaction"], "status": c["status"], "failed_step": c["failed_step"], "reason": c["reason"],
              **{f"n_{k}": v for k, v in structure_counts(c).items()}, "seconds": c["seconds"]} for c in collected]
     return pd.DataFrame(rows, columns=["reaction", "status", "failed_step", "reason", "n_RTP", "n_IRC", "n_NMS", "seconds"])
+
+
+def read_record(path: str | Path, what: str = "geometry") -> dict:
+    """A JSON record of the geometry stage (any step, or structures.json)."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable {what} record: {exc}") from None
 
 
 def read_structure(path: str | Path, index: int) -> tuple[Atoms, dict]:

@@ -13,7 +13,6 @@ else the IDPP guess between the model's own minima). Reported per reaction:
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -32,13 +31,6 @@ def kabsch_rmsd(a: Atoms, b: Atoms) -> float:
     moved = a.copy()
     minimize_rotation_and_translation(b, moved)
     return float(np.sqrt(np.mean(np.sum((moved.positions - b.positions) ** 2, axis=1))))
-
-
-def _record(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable geometry record: {exc}") from None
 
 
 def search_reaction(calc, reaction, records: dict[str, dict], fmax: float = 0.01, steps: int = 300) -> dict:
@@ -82,6 +74,7 @@ def search_reaction(calc, reaction, records: dict[str, dict], fmax: float = 0.01
 
 def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_dir: str | Path) -> pd.DataFrame:
     """One row per reaction whose geometry stage is ``ok`` (see the module docstring)."""
+    from phl.geometries.jobs import read_record
     from phl.geometries.reactions import load_reaction, reaction_ids
     from phl.ml_calculator import MLCalculator
 
@@ -89,10 +82,10 @@ def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_di
     rows = []
     for rid in reaction_ids(reactions_file):
         folder = Path(geometries_dir) / rid
-        collected = _record(folder / "structures.json")
+        collected = read_record(folder / "structures.json")
         if collected.get("status") != "ok":
             continue
-        records = {step: _record(folder / f"{step}.json") for step in ("reactant", "product", "ts")}
+        records = {step: read_record(folder / f"{step}.json") for step in ("reactant", "product", "ts")}
         rows.append(search_reaction(calc, load_reaction(reactions_file, rid), records))
     return pd.DataFrame(rows, columns=["reaction", "converged", "n_imaginary", "success", "rmsd", "barrier_error", "note"])
 
