@@ -67,11 +67,41 @@ class ANIModel(nn.Module):
     def forward(self, species: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
         idx = self.element_indices(species)
         aev = self.aev(idx, coordinates)  # (B, N, n_aev); zero rows on padding
+        b, n = idx.shape
         flat_idx = idx.reshape(-1)
-        flat_aev = aev.reshape(-1, aev.shape[-1])
-        atomic = torch.zeros(flat_idx.shape, dtype=aev.dtype, device=aev.device)
-        for k, net in enumerate(self.networks):
-            sel = torch.nonzero(flat_idx == k).squeeze(-1)
-            if sel.numel():
-                atomic = atomic.index_add(0, sel, net(flat_aev.index_select(0, sel)).squeeze(-1) + self.self_energies[k])
-        return atomic.reshape(idx.shape).sum(dim=1)
+        # Atoms sorted by element (padding last) with one permutation of the AEV rows, then one
+        # contiguous slice per network: one gather per derivative order, where selecting each
+        # element's rows separately costs a zero-filled (B·N, n_aev) scatter per element and
+        # order (~7 % of an HVP training step, 400 molecules of 14 atoms).
+        key = torch.where(flat_idx < 0, len(self.networks), flat_idx)
+        order = torch.argsort(key, stable=True)
+        counts = torch.bincount(key, minlength=len(self.networks) + 1).tolist()
+        chunks = permute_rows(aev.reshape(b * n, -1), order).split(counts)
+        atomic = torch.cat([net(x).squeeze(-1) for net, x in zip(self.networks, chunks)])
+        molecule = torch.div(order[: atomic.shape[0]], n, rounding_mode="floor")
+        energy = torch.zeros(b, dtype=atomic.dtype, device=atomic.device).index_add(0, molecule, atomic)
+        self_energy = self.self_energies[flat_idx.clamp(min=0)].masked_fill(flat_idx < 0, 0.0).reshape(b, n).sum(dim=1)
+        return energy + self_energy
+
+
+class _PermuteRows(torch.autograd.Function):
+    """``x[order]`` for a permutation ``order``, differentiable to any order: the backward is
+    the same gather with the inverse permutation (autograd's index_select backward would
+    zero-fill and scatter). Written by hand because torch has no permutation-aware gather."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, order: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(order, inverse)
+        return x.index_select(0, order)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        order, inverse = ctx.saved_tensors
+        return _PermuteRows.apply(grad, inverse, order), None, None
+
+
+def permute_rows(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Rows of ``x`` in the order of the permutation ``order`` (differentiable to any order)."""
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(len(order), device=order.device)
+    return _PermuteRows.apply(x, order, inverse)

@@ -53,3 +53,38 @@ def test_forces_are_translation_invariant_and_finite_difference_exact(model):
 def test_unknown_element_is_named(model):
     with pytest.raises(InputError, match=r"not \[16\]"):
         model(torch.tensor([[16, 1]]), torch.zeros(1, 2, 3, dtype=torch.float64))
+
+
+def test_row_permutation_is_differentiable_to_third_order():
+    from phl.model import permute_rows
+
+    torch.manual_seed(1)
+    x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    order = torch.tensor([3, 0, 4, 1, 2])
+    w = torch.randn(5, 3, dtype=torch.float64)
+    f = lambda x: (permute_rows(x, order) ** 3 * w).sum()  # noqa: E731
+    torch.testing.assert_close(permute_rows(x, order), x[order])
+    assert torch.autograd.gradcheck(lambda x: permute_rows(x, order), (x,))
+    assert torch.autograd.gradgradcheck(lambda x: permute_rows(x, order) ** 3, (x,))
+    # third derivative of sum(w x[order]^3) along ones: 6 w[inverse] per element
+    (g,) = torch.autograd.grad(f(x), x, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), x, create_graph=True)
+    (t,) = torch.autograd.grad(h.sum(), x)
+    inverse = torch.argsort(order)
+    torch.testing.assert_close(t, 6 * w[inverse])
+
+
+def test_energies_equal_per_atom_sum_of_element_networks(model):
+    """The batched forward (atoms sorted by element) equals a plain loop over atoms."""
+    sp = torch.tensor([[8, 1, 1, -1, -1], [6, 1, 1, 1, 1], [7, 1, 1, 1, -1]])
+    torch.manual_seed(2)
+    xyz = torch.randn(3, 5, 3, dtype=torch.float64)
+    idx = model.element_indices(sp)
+    aev = model.aev(idx, xyz)
+    expected = torch.zeros(3, dtype=torch.float64)
+    for m in range(3):
+        for a in range(5):
+            if idx[m, a] >= 0:
+                k = int(idx[m, a])
+                expected[m] += model.networks[k](aev[m, a]).squeeze() + model.self_energies[k]
+    torch.testing.assert_close(model(sp, xyz), expected, rtol=0, atol=1e-10)

@@ -117,8 +117,10 @@ class Trainer:
                                   probe_kind=config.probe_kind, probe_seed=config.probe_seed, dtype=self.dtype)
         self.val_loader = BatchLoader(self.ds, self.val_idx, config.batch_size, shuffle=False, dtype=self.dtype,
                                       hessian=config.validate_hessian)
-        weights = [p for n, p in self.model.named_parameters() if not n.endswith("bias")]
-        biases = [p for n, p in self.model.named_parameters() if n.endswith("bias")]
+        trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        self.params = [p for _, p in trainable]
+        weights = [p for n, p in trainable if not n.endswith("bias")]
+        biases = [p for n, p in trainable if n.endswith("bias")]
         self.opt_w = torch.optim.AdamW(weights, lr=config.lr, weight_decay=config.weight_decay)
         self.opt_b = torch.optim.SGD(biases, lr=config.lr)
         self.schedulers = [torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=config.lr_factor, patience=config.lr_patience)
@@ -174,7 +176,9 @@ class Trainer:
                                     f"checkpoint is {self.out / 'last.pt'} (epoch {self.epoch})")
             self.opt_w.zero_grad(set_to_none=True)
             self.opt_b.zero_grad(set_to_none=True)
-            terms["total"].backward()
+            # Gradients of the parameters only: without ``inputs`` autograd would also fill
+            # coordinates.grad, differentiating the AEV once more for nothing (~20 % of the step).
+            terms["total"].backward(inputs=self.params)
             self.opt_w.step()
             self.opt_b.step()
             n = len(batch)
