@@ -54,8 +54,7 @@ def count_work(trainer) -> dict[str, float]:
 
     batch = next(iter(trainer.loader)).to(trainer.device)
     with Count() as count:
-        terms = trainer.batch_losses(batch)
-        terms["total"].backward(inputs=trainer.params)
+        trainer.backward(trainer.batch_losses(batch))
     return {"matmul_gflop_per_batch": count.flops / 1e9, "other_gb_per_batch": count.written / 1e9}
 
 
