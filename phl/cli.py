@@ -242,8 +242,7 @@ def _checkpoint(run: str) -> Path:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from phl.provenance import atomic_write_text
-    from phl.results.evaluate import group_of, metrics
-    from phl.results.evaluate import evaluate_model
+    from phl.results.evaluate import evaluate_model, group_of, metrics
     from phl.training.trainer import load_trained_model
 
     checkpoint = _checkpoint(args.run)

@@ -1,6 +1,7 @@
 """Reaction input, and stationary points and IRC of HCN ⇌ HNC with the real reference engine
 (3-21G and a small grid for speed; the code path is the default one)."""
 
+import json
 import warnings
 
 import numpy as np
@@ -109,3 +110,22 @@ def test_evenly_spaced_picks():
     assert evenly_spaced([1, 2], 5) == [1, 2]
     picks = evenly_spaced(list(range(1, 40)), 4)
     assert len(picks) == 4 == len(set(picks)) and picks == sorted(picks)
+
+
+def test_structures_record_errors_are_named(tmp_path):
+    from phl.geometries.jobs import read_structure
+
+    good = tmp_path / "structures.json"
+    good.write_text(json.dumps({"reaction": "r1", "structures": [
+        {"name": "r1_reactant", "category": "reactant", "symbols": ["H", "H"], "positions": [[0, 0, 0], [0, 0, 0.74]]}]}))
+    atoms, meta = read_structure(good, 0)
+    assert atoms.get_chemical_symbols() == ["H", "H"] and meta == {"name": "r1_reactant", "category": "reactant",
+                                                                   "reaction": "r1"}
+    with pytest.raises(InputError, match="no structure 3 .it has 1."):
+        read_structure(good, 3)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="not a readable structures record"):
+        read_structure(bad, 0)
+    with pytest.raises(InputError, match="not a readable structures record"):
+        read_structure(tmp_path / "missing.json", 0)

@@ -264,14 +264,11 @@ def read_record(path: str | Path, what: str = "geometry") -> dict:
 
 def read_structure(path: str | Path, index: int) -> tuple[Atoms, dict]:
     """Structure ``index`` of a ``structures.json`` (from :func:`collect`), with its metadata."""
-    import json
-
-    path = Path(path)
+    data = read_record(path, "structures")
     try:
-        data = json.loads(path.read_text())
         entry = data["structures"][index]
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputError(f"{path}: not a readable structures file: {exc}") from None
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a readable structures record: {exc}") from None
     except IndexError:
         raise InputError(f"{path}: no structure {index} (it has {len(data['structures'])})") from None
     meta = {"name": entry["name"], "category": entry["category"], "reaction": data["reaction"]}
