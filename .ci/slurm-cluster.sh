@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start a one-node Slurm cluster on this machine (as root), for the Slurm integration test.
-# Debian packages slurm-wlm and munge; configuration as in DESIGN.md §5 (no slurmdbd: the workflow
+# Debian packages slurm-wlm and munge; configuration as in docs/workflow.md (no slurmdbd: the workflow
 # is run with --slurm-status-command squeue). Idempotent: does nothing when the node is up.
 set -euo pipefail
 

@@ -24,8 +24,8 @@ import torch
 from phl.dataset import Dataset, DatasetWriter
 from phl.dataset.batching import BatchLoader
 from phl.dataset.synthetic import synthetic_structures
-from phl.model import ANIModel
-from phl.provenance import atomic_write_text
+from phl.models.ani import ANIModel
+from phl.io.atomic import atomic_write_text
 
 
 def ef_step_seconds(batch, repeats: int = 3) -> float:

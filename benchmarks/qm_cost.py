@@ -23,7 +23,8 @@ import numpy as np
 from ase.build import molecule
 
 from phl.probes import draw_probes
-from phl.provenance import atomic_write_text, package_versions
+from phl.io.atomic import atomic_write_text
+from phl.provenance import package_versions
 from phl.qm.engine import ReferenceEngine
 from phl.qm.method import Method
 

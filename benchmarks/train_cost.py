@@ -110,7 +110,7 @@ def main(argv=None) -> int:
         p.error("--out is required")
     import pandas as pd
 
-    from phl.provenance import atomic_write_text
+    from phl.io.atomic import atomic_write_text
 
     sizes = args.sizes or ([6, 10, 14] if args.quick else [6, 10, 14, 20])
     batches = args.batches or (2 if args.quick else 4)

@@ -5,7 +5,7 @@ import pytest
 from ase.build import molecule
 from sella import Sella
 
-from phl.calculator import ReferenceCalculator
+from phl.calculators import ReferenceCalculator
 from phl.qm.engine import ReferenceEngine
 from phl.qm.method import Method
 from phl.qm.vibrations import harmonic_analysis

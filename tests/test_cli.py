@@ -24,10 +24,10 @@ def test_compute_writes_everything_asked(tmp_path, water, capsys):
     d = json.loads(out.read_text())
     n = len(d["symbols"])
     assert np.shape(d["forces"]) == (n, 3) and np.shape(d["hessian"]) == (3 * n, 3 * n)
-    assert np.shape(d["hvp_probes"]) == (2, n, 3) and np.shape(d["hvps"]) == (2, n, 3)
-    assert set(np.abs(np.asarray(d["hvp_probes"])).ravel()) == {1.0}
+    assert np.shape(d["probes"]) == (2, n, 3) and np.shape(d["hvps"]) == (2, n, 3)
+    assert set(np.abs(np.asarray(d["probes"])).ravel()) == {1.0}
     # the stored HVPs are the stored Hessian times the stored probes
-    hv = np.asarray(d["hessian"]) @ np.asarray(d["hvp_probes"]).reshape(2, -1).T
+    hv = np.asarray(d["hessian"]) @ np.asarray(d["probes"]).reshape(2, -1).T
     np.testing.assert_allclose(np.asarray(d["hvps"]).reshape(2, -1), hv.T, atol=1e-4)
     assert d["energy"] < -74 and d["dispersion_energy"] < 0
     assert d["method"]["basis"] == "sto-3g" and d["method"]["grid"] == [30, 110]

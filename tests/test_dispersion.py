@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from phl.errors import InputError
-from phl.geometry import read_xyz
+from phl.io.xyz import read_xyz
 from phl.qm.dispersion import chg_dispersion
 
-GAUSSIAN_R6DISP_HYDRAZINE = -0.0008539980  # Eh, Gaussian 16 B.01 wB97XD/def2-TZVP (DESIGN.md §1)
+GAUSSIAN_R6DISP_HYDRAZINE = -0.0008539980  # Eh, Gaussian 16 B.01 wB97XD/def2-TZVP (docs/method.md)
 
 
 @pytest.fixture

@@ -103,7 +103,7 @@ def test_fd_hvps_equal_hessian_times_probe(water_hessians):
     scale = np.abs(hv_fd_hessian).max()
     np.testing.assert_allclose(hvps, hv_fd_hessian, atol=1e-4 * scale)  # same derivatives, other directions
     np.testing.assert_allclose(hvps, (an.hessian @ v.T).T, atol=5e-3 * scale)  # within the grid error
-    np.testing.assert_array_equal(fd.hvp_probes, probes)
+    np.testing.assert_array_equal(fd.probes, probes)
 
 
 def test_fd_step_default_is_in_the_flat_region(water_hessians):

@@ -1,10 +1,10 @@
-"""Reproduce a published Gaussian 16 B.01 record (DESIGN.md §1): hydrazine, wB97XD/def2-TZVP,
+"""Reproduce a published Gaussian 16 B.01 record (docs/method.md): hydrazine, wB97XD/def2-TZVP,
 UltraFine grid. Real PySCF at the full (99,590) grid: minutes on 2 cores, hence ``slow``."""
 
 import numpy as np
 import pytest
 
-from phl.geometry import read_xyz
+from phl.io.xyz import read_xyz
 from phl.qm.engine import ReferenceEngine
 from phl.qm.method import Method
 from phl.qm.vibrations import harmonic_analysis

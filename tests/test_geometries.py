@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from phl.calculator import ReferenceCalculator
+from phl.calculators import ReferenceCalculator
 from phl.errors import InputError
 from phl.geometries.pathways import bond_graph, find_transition_state, irc_connects, minimize, run_irc
 from phl.geometries.reactions import load_reactions

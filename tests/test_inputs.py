@@ -5,7 +5,8 @@ import pytest
 from ase import Atoms
 
 from phl.errors import InputError
-from phl.geometry import check_charge_multiplicity, read_xyz
+from phl.checks import check_charge_multiplicity
+from phl.io.xyz import read_xyz
 from phl.qm.backend import resolve_backend, resolve_hessian_mode
 from phl.qm.basis import gaussian_uses_cartesian_d, load_basis
 from phl.qm.engine import ReferenceEngine

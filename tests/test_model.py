@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from phl.errors import InputError
-from phl.model import ANIModel
+from phl.models.ani import ANIModel
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_unknown_element_is_named(model):
 
 
 def test_row_permutation_is_differentiable_to_third_order():
-    from phl.model import permute_rows
+    from phl.models.ani import permute_rows
 
     torch.manual_seed(1)
     x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)

@@ -6,7 +6,8 @@ import pytest
 
 from phl.errors import InputError
 from phl.results.evaluate import metrics, per_structure_error
-from phl.results.tables import accuracy_table, change_vs_ef, parse_run, paired_errors, ttest_table, write_tables
+from phl.registry import parse_run
+from phl.results.tables import accuracy_table, change_vs_ef, paired_errors, ttest_table, write_tables
 
 RUNS = ["ef", "hvp-onehot-randomized", "hvp-random-randomized", "hvp-onehot-fixed", "hvp-random-fixed", "efh"]
 

@@ -13,14 +13,16 @@ from phl.dataset import Dataset, DatasetWriter
 from phl.dataset.batching import BatchLoader, pad_structures
 from phl.dataset.synthetic import synthetic_structures
 from phl.errors import InputError
-from phl.model import ANIModel
+from phl.models.ani import ANIModel
 from phl.training.config import TrainConfig
-from phl.training.losses import (
-    draw_probes_torch, energy_loss, forces_loss, hessian_loss, hvp_loss, model_energy_forces, model_hessian,
-    model_hvp, reference_hvp,
-)
+from phl.models import load_model as load_trained_model
+from phl.models.derivatives import energy_forces as model_energy_forces
+from phl.models.derivatives import hessian as model_hessian
+from phl.models.derivatives import hvp as model_hvp
+from phl.probes import draw_probes_torch
+from phl.training.losses import energy_loss, forces_loss, hessian_loss, hvp_loss, reference_hvp
 from phl.training.teacher import teacher_dataset
-from phl.training.trainer import Trainer, TrainingError, load_trained_model, resolve_device
+from phl.training.trainer import Trainer, TrainingError, resolve_device
 
 
 class Quadratic(torch.nn.Module):
@@ -178,18 +180,23 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, teacher):
         Trainer(TrainConfig(regime="hvp-random", **{**SHORT, "max_epochs": 4, "lr": 1e-4}), teacher, tmp_path / "full").run()
 
 
-def test_non_finite_loss_stops_with_epoch_and_batch(tmp_path, teacher):
-    class Exploding(ANIModel):
-        armed = False
+class Exploding(ANIModel):
+    """ANI whose energies turn NaN once armed (a class attribute: the trainer builds its own instance)."""
 
-        def forward(self, species, coordinates):
-            e = super().forward(species, coordinates)
-            return e * float("nan") if Exploding.armed else e
+    armed = False
+
+    def forward(self, species, coordinates):
+        e = super().forward(species, coordinates)
+        return e * float("nan") if Exploding.armed else e
+
+
+def test_non_finite_loss_stops_with_epoch_and_batch(tmp_path, teacher):
+    Exploding.armed = False
 
     def arm(epoch, batch):
         Exploding.armed = Exploding.armed or (epoch, batch) == (2, 1)
 
-    trainer = Trainer(TrainConfig(regime="ef", **SHORT), teacher, tmp_path / "run", model_factory=Exploding)
+    trainer = Trainer(TrainConfig(regime="ef", model=f"{__name__}:Exploding", **SHORT), teacher, tmp_path / "run")
     with pytest.raises(TrainingError, match=r"epoch 2, batch 2.*last.pt \(epoch 1\)"):
         trainer.run(after_batch=arm)
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["epoch"] == 1
@@ -250,7 +257,7 @@ def test_trained_model_as_ase_calculator_drives_sella(tmp_path, teacher):
     from ase import Atoms
     from sella import Sella
 
-    from phl.ml_calculator import MLCalculator
+    from phl.calculators import MLCalculator
 
     Trainer(TrainConfig(regime="ef", **{**SHORT, "max_epochs": 1}), teacher, tmp_path / "run").run()
     calc = MLCalculator.from_checkpoint(tmp_path / "run" / "best.pt")

@@ -11,7 +11,6 @@ the caller, and the reaction id is the group path.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -20,10 +19,11 @@ import h5py
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
-from phl.dataset.schema import CATEGORIES
+from phl.labels import read_label
+from phl.registry import CATEGORIES
 from phl.dataset.store import Dataset, DatasetWriter, Structure
 from phl.errors import InputError
-from phl.provenance import atomic_path
+from phl.io.atomic import atomic_path
 from phl.units import HARTREE_TO_EV
 
 _UNIT_SYNONYMS = {
@@ -48,7 +48,7 @@ def _check_units(ds: h5py.Dataset, key: str, where: str) -> None:
         return
     unit = unit.decode() if isinstance(unit, bytes) else str(unit)
     if unit.strip().lower().replace(" ", "") not in _UNIT_SYNONYMS[key]:
-        raise InputError(f"{where}/{key}: units {unit!r}, expected {sorted(_UNIT_SYNONYMS[key])[0]} (DESIGN.md §3)")
+        raise InputError(f"{where}/{key}: units {unit!r}, expected {sorted(_UNIT_SYNONYMS[key])[0]} (docs/data.md)")
 
 
 def _species(raw: np.ndarray, where: str) -> np.ndarray:
@@ -163,32 +163,18 @@ def write_extxyz(dataset: Dataset, path: str | Path) -> int:
     return len(frames)
 
 
-def read_label(path: str | Path) -> dict:
-    """The contents of a label JSON written by ``phl compute --json``, with its required keys."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable label file: {exc}") from None
-    for key in ("symbols", "positions", "energy", "forces"):
-        if key not in data:
-            raise InputError(f"{path}: missing required key {key!r}")
-    return data
-
-
 def structure_from_label(path: str | Path, category: str | None = None, reaction: str | None = None) -> Structure:
     """A structure from a label JSON written by ``phl compute --json`` (category and reaction are
     taken from the file when it has them, else from the arguments)."""
-    data = read_label(path)
-    units = data.get("units", {})
+    label = read_label(path)
+    units = label.units
     if units.get("energy", "Eh") != "Eh" or units.get("forces", "Eh/Angstrom") != "Eh/Angstrom":
         raise InputError(f"{path}: units {units} are not Eh and Eh/Angstrom")
     return Structure.from_symbols(
-        data["symbols"], coordinates=np.asarray(data["positions"]), energy=data["energy"],
-        forces=np.asarray(data["forces"]), hessian=np.asarray(data["hessian"]) if "hessian" in data else None,
-        probes=np.asarray(data["hvp_probes"]) if "hvps" in data else None,
-        hvps=np.asarray(data["hvps"]) if "hvps" in data else None,
-        category=data.get("category", category or "other"), reaction=data.get("reaction", reaction),
+        label.symbols, coordinates=label.positions, energy=label.energy, forces=label.forces,
+        hessian=label.hessian, probes=label.probes if label.hvps is not None else None, hvps=label.hvps,
+        category=label.category or category or "other",
+        reaction=label.reaction if label.reaction is not None else reaction,
     ).validate(str(path))
 
 

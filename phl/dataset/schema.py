@@ -1,6 +1,6 @@
 """The phl HDF5 data-set format (version 1): one file, packed arrays, lazy Hessians.
 
-Layout (M structures, A = Σ N_i atoms, units as OpenREACT-CHON-EFH, DESIGN.md §3)::
+Layout (M structures, A = Σ N_i atoms, units as OpenREACT-CHON-EFH, docs/data.md)::
 
     /                      attrs: format="phl-dataset", format_version=1, units_* (see UNITS),
                                   provenance (JSON text: sources, versions, creation time)
@@ -36,10 +36,7 @@ UNITS = {
     "units_hessian": "Eh/Angstrom^2",
 }
 
-#: Geometry categories. ``rtp`` is a stationary point of unknown kind (reactant, product or TS),
-#: as in imported OpenREACT RTP files.
-CATEGORIES: tuple[str, ...] = ("reactant", "product", "ts", "rtp", "irc", "nms", "other")
-RTP_CATEGORIES = frozenset({"reactant", "product", "ts", "rtp"})
+from phl.registry import CATEGORIES  # noqa: F401  (the codes of /structures/category)
 
 SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2, "heldout": 3}
 SPLIT_NAMES = {v: k for k, v in SPLITS.items()}

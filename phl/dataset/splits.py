@@ -1,6 +1,6 @@
 """Train/validation/test splits, stored in the data set so every regime trains on the same one.
 
-- ``paper``: the PHL protocol (DESIGN.md §3): structures of the RTP categories (reactant,
+- ``paper``: the PHL protocol (docs/data.md): structures of the RTP categories (reactant,
   product, TS, rtp) shuffled with a seed and cut 80/10/10; IRC and NMS structures held out.
 - ``reaction``: whole reactions are assigned to train/val/test (80/10/10 of the reactions,
   seeded), so that no reaction appears in two parts; held-out categories (IRC and NMS by
@@ -15,7 +15,8 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from phl.dataset.schema import CATEGORIES, RTP_CATEGORIES, SPLITS
+from phl.dataset.schema import SPLITS
+from phl.registry import CATEGORIES, RTP_CATEGORIES
 from phl.dataset.store import Dataset, write_split
 from phl.errors import InputError
 

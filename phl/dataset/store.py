@@ -29,7 +29,7 @@ from phl.dataset.schema import (
     UNITS,
 )
 from phl.errors import InputError
-from phl.provenance import atomic_path, temp_path_beside
+from phl.io.atomic import atomic_path, temp_path_beside
 from phl.provenance import provenance as make_provenance
 
 

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import numpy as np
 
-from phl.dataset.schema import CATEGORIES
+from phl.registry import CATEGORIES
 from phl.dataset.store import Structure
 
 _ELEMENTS = np.array([1, 6, 7, 8])

@@ -22,44 +22,45 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms
 
 from phl.errors import InputError, PHLError
 from phl.geometries.reactions import Reaction
+from phl.provenance import provenance
 from phl.qm.method import Method
-from phl.units import HARTREE_TO_EV
+from phl.qm.vibrations import IMAGINARY_THRESHOLD_CM1
+from phl.registry import GROUPS, group_of
+from phl.settings import Settings, setting
 
 log = logging.getLogger(__name__)
 
 STEPS = ("reactant", "product", "ts", "irc", "nms")
-#: Errors that fail one reaction instead of the run (SCF non-convergence, Sella's linear algebra).
-REACTION_ERRORS = (PHLError, np.linalg.LinAlgError, RuntimeError, ValueError, FloatingPointError)
+#: Errors that fail one reaction instead of the run: phl's own (SCF non-convergence, a bad
+#: reaction, a breakdown inside Sella/ASE turned into GeometryError at the call). Anything else
+#: is a bug in phl and stops the job.
+REACTION_ERRORS: tuple[type[BaseException], ...] = (PHLError,)
 
 
 @dataclass(frozen=True)
-class GeometrySettings:
-    """Settings of the geometry stage (forces in eV/Å, ``irc_dx`` in Å amu^½, temperature in K).
+class GeometrySettings(Settings):
+    """Settings of the geometry stage (forces in eV/Å, ``irc_dx`` in Å amu^½, temperature in K)."""
 
-    irc_points: IRC structures kept for labelling, evenly spaced along the path (TS and the two
-        ends excluded, as those are RTP structures).
-    nms_points: intermediate IRC structures that are sampled (evenly spaced); nms_samples
-        distortions are drawn around each at nms_temperature.
-    """
+    what: ClassVar[str] = "geometry"
 
-    fmax: float = 0.01
-    steps: int = 200
-    ts_fmax: float = 0.01
-    irc_fmax: float = 0.05
-    irc_steps: int = 30
-    irc_dx: float = 0.1
-    irc_points: int = 4
-    nms_points: int = 1
-    nms_samples: int = 4
-    nms_temperature: float = 500.0
-    nms_seed: int = 0
+    fmax: float = setting(0.01, "force convergence of minima (eV/Å)")
+    steps: int = setting(200, "maximum Sella steps of a minimisation or TS search")
+    ts_fmax: float = setting(0.01, "force convergence of the TS search (eV/Å)")
+    irc_fmax: float = setting(0.05, "force convergence of IRC inner loops (eV/Å)")
+    irc_steps: int = setting(30, "maximum IRC points each way")
+    irc_dx: float = setting(0.1, "IRC step (Å amu^½)")
+    irc_points: int = setting(4, "IRC structures kept for labelling, evenly spaced (TS and ends excluded)")
+    nms_points: int = setting(1, "intermediate IRC structures that are normal-mode sampled (evenly spaced)")
+    nms_samples: int = setting(4, "distortions drawn around each sampled IRC structure")
+    nms_temperature: float = setting(500.0, "normal-mode sampling temperature (K)")
+    nms_seed: int = setting(0, "seed of the normal-mode sampling")
 
     def __post_init__(self) -> None:
         for name in ("fmax", "ts_fmax", "irc_fmax", "irc_dx", "nms_temperature"):
@@ -95,7 +96,7 @@ class ReactionJob:
     """Runs the steps of one reaction at the reference level (charge and multiplicity of the reaction)."""
 
     def __init__(self, reaction: Reaction, method: Method, settings: GeometrySettings | None = None) -> None:
-        from phl.calculator import ReferenceCalculator
+        from phl.calculators import ReferenceCalculator
 
         self.reaction = reaction
         self.method = dataclasses.replace(method, charge=reaction.charge, multiplicity=reaction.multiplicity)
@@ -106,9 +107,6 @@ class ReactionJob:
     def run(self, step: str, inputs: dict[str, dict] | None = None) -> dict[str, Any]:
         """Run ``step`` given the records of the earlier steps it needs; never raises for a
         reaction-level failure: the record says ``failed`` (or ``skipped``) with the reason."""
-        from phl.geometries.pathways import IMAGINARY_THRESHOLD_CM1
-        from phl.provenance import provenance
-
         if step not in STEPS:
             raise InputError(f"unknown geometry step {step!r} (one of {', '.join(STEPS)})")
         inputs = inputs or {}
@@ -201,7 +199,7 @@ class ReactionJob:
         samples = []
         for k, i in enumerate(evenly_spaced(interior, s.nms_points)):
             atoms = Atoms(symbols=irc["symbols"], positions=irc["points"][i])
-            hessian = self.calc.get_hessian(atoms) / HARTREE_TO_EV
+            hessian = self.calc.hessian(atoms)
             for sample in sample_normal_modes(atoms, hessian, s.nms_samples, s.nms_temperature, seed=s.nms_seed + 1000 * k):
                 samples.append({"irc_index": i, "harmonic_energy": sample.harmonic_energy, **_geometry(sample.atoms)})
         return {"status": "ok", "samples": samples}
@@ -237,9 +235,13 @@ def collect(reaction_id: str, records: dict[str, dict]) -> dict[str, Any]:
 
 
 def structure_counts(collected: dict) -> dict[str, int]:
-    counts = {"RTP": 0, "IRC": 0, "NMS": 0}
+    """Structures per reporting group (RTP, IRC, NMS) of a collected reaction."""
+    counts = dict.fromkeys(GROUPS, 0)
     for s in collected["structures"]:
-        counts[{"irc": "IRC", "nms": "NMS"}.get(s["category"], "RTP")] += 1
+        group = group_of(s["category"])
+        if group not in counts:
+            raise InputError(f"reaction {collected['reaction']}: unknown structure category {s['category']!r}")
+        counts[group] += 1
     return counts
 
 
@@ -249,7 +251,18 @@ def summary_table(collected: list[dict]):
 
     rows = [{"reaction": c["reaction"], "status": c["status"], "failed_step": c["failed_step"], "reason": c["reason"],
              **{f"n_{k}": v for k, v in structure_counts(c).items()}, "seconds": c["seconds"]} for c in collected]
-    return pd.DataFrame(rows, columns=["reaction", "status", "failed_step", "reason", "n_RTP", "n_IRC", "n_NMS", "seconds"])
+    columns = ["reaction", "status", "failed_step", "reason", *(f"n_{g}" for g in GROUPS), "seconds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def summary_report(table) -> str:
+    """The text ``phl reaction summary`` prints: the table, each failure, and the totals."""
+    failed = table[table.status != "ok"]
+    lines = [table.drop(columns=["reason"]).to_string(index=False)]
+    lines += [f"failed: {row.reaction} at {row.failed_step}: {row.reason}" for row in failed.itertuples()]
+    totals = ", ".join(f"{g} {table[f'n_{g}'].sum()}" for g in GROUPS)
+    lines.append(f"{len(table) - len(failed)} of {len(table)} reactions ok; structures: {totals}")
+    return "\n".join(lines)
 
 
 def read_record(path: str | Path, what: str = "geometry") -> dict:

@@ -1,5 +1,5 @@
 """ANI-style normal-mode sampling (Smith, Isayev, Roitberg, Chem. Sci. 8, 3192 (2017)), written
-by hand since ASE has no molecular NMS (DESIGN.md §2).
+by hand since ASE has no molecular NMS (docs/geometries.md).
 
 Around a geometry with Hessian H (Eh/Å²), with normal modes q_i (unit Cartesian vectors, after
 projecting out translations and rotations) and force constants K_i = q_iᵀ H q_i:

@@ -1,24 +1,35 @@
 """Stationary points and reaction paths at the reference level: minimisation, transition-state
 search and IRC with Sella (exact reference Hessians through ``hessian_function``), checked by
-harmonic analysis and bond graphs (DESIGN.md §2)."""
+harmonic analysis and bond graphs (docs/geometries.md)."""
 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import natural_cutoffs, neighbor_list
 
-from phl.calculator import ReferenceCalculator
+from phl.calculators import HessianCalculator, ReferenceCalculator
+from phl.errors import OPTIMIZER_ERRORS, GeometryError, PHLError
 from phl.qm.vibrations import Vibrations, harmonic_analysis
-from phl.units import HARTREE_TO_EV
 
 log = logging.getLogger(__name__)
 
-#: Imaginary modes smaller than this (cm^-1) are numerical noise (grid, projection), not real.
-IMAGINARY_THRESHOLD_CM1 = 50.0
+
+@contextmanager
+def optimizer_failures(what: str) -> Iterator[None]:
+    """Turn a breakdown inside Sella or ASE into :class:`GeometryError` (numpy's LinAlgError is a
+    ValueError); phl's own errors pass through unchanged."""
+    try:
+        yield
+    except PHLError:
+        raise
+    except OPTIMIZER_ERRORS as exc:
+        raise GeometryError(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
 
 
 @dataclass
@@ -32,23 +43,26 @@ class StationaryPoint:
     hessian: np.ndarray = field(repr=False)  # Eh/Å²
 
 
-def _analyse(atoms: Atoms, calc: ReferenceCalculator, converged: bool, steps: int) -> StationaryPoint:
-    hessian = calc.get_hessian(atoms) / HARTREE_TO_EV
+def _analyse(atoms: Atoms, calc: HessianCalculator, converged: bool, steps: int) -> StationaryPoint:
+    hessian = calc.hessian(atoms)
     vib = harmonic_analysis(atoms.get_chemical_symbols(), atoms.get_positions(), hessian)
-    energy = atoms.get_potential_energy() / HARTREE_TO_EV
-    return StationaryPoint(atoms.copy(), energy, converged, steps, vib, vib.count_imaginary(IMAGINARY_THRESHOLD_CM1), hessian)
+    energy = calc.energy_eh(atoms)
+    return StationaryPoint(atoms.copy(), energy, converged, steps, vib, vib.count_imaginary(), hessian)
 
 
-def _sella(atoms: Atoms, calc: ReferenceCalculator, order: int, fmax: float, steps: int) -> tuple[bool, int]:
+def sella_optimize(atoms: Atoms, calc: HessianCalculator, order: int, fmax: float, steps: int) -> tuple[bool, int]:
+    """Sella in internal coordinates with the calculator's exact Hessian, in place; order 0 is a
+    minimisation, order 1 a TS search. Returns (converged, steps)."""
     from sella import Sella
 
     atoms.calc = calc
-    opt = Sella(atoms, order=order, internal=True, hessian_function=calc.hessian_function, logfile=None)
-    converged = bool(opt.run(fmax=fmax, steps=steps))
+    with optimizer_failures("minimisation" if order == 0 else "TS search"):
+        opt = Sella(atoms, order=order, internal=True, hessian_function=calc.hessian_function, logfile=None)
+        converged = bool(opt.run(fmax=fmax, steps=steps))
     return converged, int(opt.nsteps)
 
 
-def minimize(atoms: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps: int = 200, kicks: int = 3,
+def minimize(atoms: Atoms, calc: HessianCalculator, fmax: float = 0.01, steps: int = 200, kicks: int = 3,
              kick: float = 0.3) -> StationaryPoint:
     """Minimise (Sella, order 0, internal coordinates); ``fmax`` in eV/Å.
 
@@ -56,7 +70,7 @@ def minimize(atoms: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps:
     result has an imaginary mode, the geometry is displaced along the lowest mode (largest atomic
     displacement ``kick`` Å) and minimised again, at most ``kicks`` times."""
     atoms = atoms.copy()
-    converged, n = _sella(atoms, calc, 0, fmax, steps)
+    converged, n = sella_optimize(atoms, calc, 0, fmax, steps)
     point = _analyse(atoms, calc, converged, n)
     for _ in range(kicks):
         if not point.converged or point.n_imaginary == 0:
@@ -66,32 +80,34 @@ def minimize(atoms: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps:
                  point.n_imaginary, point.vibrations.frequencies[0])
         atoms = point.atoms.copy()
         atoms.positions += kick * mode / np.linalg.norm(mode, axis=1).max()
-        converged, more = _sella(atoms, calc, 0, fmax, steps)
+        converged, more = sella_optimize(atoms, calc, 0, fmax, steps)
         n += more
         point = _analyse(atoms, calc, converged, n)
     return point
 
 
-def find_transition_state(guess: Atoms, calc: ReferenceCalculator, fmax: float = 0.01, steps: int = 200) -> StationaryPoint:
+def find_transition_state(guess: Atoms, calc: HessianCalculator, fmax: float = 0.01, steps: int = 200) -> StationaryPoint:
     """Refine a TS guess with Sella (order 1, internal coordinates, exact Hessian)."""
     atoms = guess.copy()
-    converged, n = _sella(atoms, calc, 1, fmax, steps)
+    converged, n = sella_optimize(atoms, calc, 1, fmax, steps)
     return _analyse(atoms, calc, converged, n)
 
 
-def interpolated_guess(reactant: Atoms, product: Atoms, calc: ReferenceCalculator, n_images: int = 7,
+def interpolated_guess(reactant: Atoms, product: Atoms, calc: HessianCalculator, n_images: int = 7,
                        climb_steps: int = 0) -> Atoms:
     """Highest-energy image of an IDPP path (optionally relaxed by a climbing-image NEB)."""
     from ase.mep import NEB
     from ase.optimize import FIRE
 
     images = [reactant.copy() for _ in range(n_images + 1)] + [product.copy()]
-    neb = NEB(images, climb=climb_steps > 0)
-    neb.interpolate("idpp")
+    with optimizer_failures("IDPP interpolation"):
+        neb = NEB(images, climb=climb_steps > 0)
+        neb.interpolate("idpp")
     for image in images[1:-1]:
-        image.calc = ReferenceCalculator(engine=calc.engine)
+        image.calc = ReferenceCalculator(engine=calc.engine) if isinstance(calc, ReferenceCalculator) else calc
     if climb_steps:
-        FIRE(neb, logfile=None).run(fmax=0.1, steps=climb_steps)
+        with optimizer_failures("climbing-image NEB"):
+            FIRE(neb, logfile=None).run(fmax=0.1, steps=climb_steps)
     energies = [image.get_potential_energy() for image in images[1:-1]]
     return images[1 + int(np.argmax(energies))].copy()
 
@@ -111,7 +127,7 @@ class IRCResult:
     notes: list[str]
 
 
-def run_irc(ts: Atoms, calc: ReferenceCalculator, fmax: float = 0.05, steps: int = 30, dx: float = 0.1,
+def run_irc(ts: Atoms, calc: HessianCalculator, fmax: float = 0.05, steps: int = 30, dx: float = 0.1,
             min_fmax: float = 0.01) -> IRCResult:
     """IRC forward and reverse from the TS (Sella), at most ``steps`` points of ``dx`` (Å amu^½)
     each way; end points then minimised. Sella's ``IRCInnerLoopConvergenceFailure`` (common near
@@ -129,8 +145,11 @@ def run_irc(ts: Atoms, calc: ReferenceCalculator, fmax: float = 0.05, steps: int
         irc = IRC(atoms, dx=dx, eta=1e-4, gamma=0.1, hessian_function=calc.hessian_function, logfile=None, keep_going=True)
         irc.attach(lambda a=atoms, t=traj: t.append(a.copy()), interval=1)
         try:
-            irc.run(fmax=fmax, fmax_inner=fmax, steps=steps, direction=direction)
-        except IRCInnerLoopConvergenceFailure:
+            with optimizer_failures(f"IRC ({direction})"):
+                irc.run(fmax=fmax, fmax_inner=fmax, steps=steps, direction=direction)
+        except GeometryError as exc:
+            if not isinstance(exc.__cause__, IRCInnerLoopConvergenceFailure):
+                raise
             notes.append(f"{direction}: IRC inner loop did not converge after {len(traj)} points; ended there")
         branches[direction] = traj or [atoms.copy()]
     for direction, traj in branches.items():  # Sella also reports the starting TS: drop repeats

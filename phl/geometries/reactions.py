@@ -25,7 +25,8 @@ from pathlib import Path
 from ase import Atoms
 
 from phl.errors import InputError
-from phl.geometry import check_charge_multiplicity, read_xyz, validate_atoms
+from phl.checks import check_charge_multiplicity, validate_atoms
+from phl.io.xyz import read_xyz
 
 BUILTIN = Path(__file__).resolve().parents[1] / "data" / "reactions.yaml"
 _ID = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -75,6 +76,11 @@ def _read_entries(path: Path) -> list:
     if not isinstance(data, dict) or not isinstance(data.get("reactions"), list) or not data["reactions"]:
         raise InputError(f"{path}: expected a non-empty 'reactions' list")
     return data["reactions"]
+
+
+def reaction_list_path(name: str | Path) -> Path:
+    """The reaction list a user names: ``builtin`` for the built-in set, else a YAML file."""
+    return BUILTIN if str(name) == "builtin" else Path(name)
 
 
 def reaction_ids(path: str | Path = BUILTIN) -> list[str]:

@@ -3,7 +3,7 @@
 Gaussian 16 uses six Cartesian d functions (6D) by default for the 3-21G, 4-31G, 6-21G and 6-31G
 families (including 6-31G(d), 6-31G*, 6-31+G(d,p), ...) and for D95/D95V, and five spherical d
 (5D) for everything else (6-311G family, def2, cc-pVXZ, ...). With 6-31G(d) this changes the
-energy by ~1.7 mEh (DESIGN.md §1), so the convention is part of the level of theory.
+energy by ~1.7 mEh (docs/method.md), so the convention is part of the level of theory.
 
 Gaussian pairs 6D with *pure* f functions (7F). PySCF's ``cart`` flag applies to every shell, so
 a Cartesian basis that carries f (or higher) functions for the molecule at hand cannot reproduce

@@ -1,7 +1,7 @@
 """Chai–Head-Gordon damped dispersion of ωB97X-D, with analytic gradient and Hessian.
 
 Written by hand because no library provides it with a Hessian (PySCF refuses ``wb97x-d``, and
-``wb97xd`` silently omits this term; Psi4 has energy and gradient only). See DESIGN.md §1:
+``wb97xd`` silently omits this term; Psi4 has energy and gradient only). See docs/method.md:
 
     E = -s6 Σ_{i<j} C6_ij / R_ij^6 · 1 / (1 + a (R_ij / Rr_ij)^-12),
     C6_ij = sqrt(C6_i C6_j),  Rr_ij = R0_i + R0_j,  s6 = 1,  a = 6,
@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from phl.errors import InputError
-from phl.units import BOHR_GAUSSIAN_ANGSTROM, C6_JNM6_PER_MOL_TO_EH_BOHR6
+from phl.units import BOHR, C6_JNM6_PER_MOL_TO_EH_BOHR6
 
 #: Grimme-D2 parameters: element -> (C6 in J nm^6 mol^-1, R0 in Å), H to Ar.
 D2_PARAMETERS: dict[str, tuple[float, float]] = {
@@ -73,7 +73,7 @@ def _pair_parameters(symbols: Sequence[str]) -> tuple[NDArray, NDArray]:
     """C6_ij (Eh bohr^6) and Rr_ij (bohr) for all atom pairs, as N×N matrices."""
     check_elements(symbols)
     c6 = np.array([D2_PARAMETERS[s][0] for s in symbols]) * C6_JNM6_PER_MOL_TO_EH_BOHR6
-    r0 = np.array([D2_PARAMETERS[s][1] for s in symbols]) / BOHR_GAUSSIAN_ANGSTROM
+    r0 = np.array([D2_PARAMETERS[s][1] for s in symbols]) / BOHR
     return np.sqrt(np.outer(c6, c6)), r0[:, None] + r0[None, :]
 
 
@@ -85,7 +85,7 @@ def chg_dispersion(
     a: float = CHG_A,
 ) -> DispersionResult:
     """Chai–Head-Gordon dispersion energy, gradient and optionally Hessian of one molecule."""
-    x = np.asarray(positions_angstrom, dtype=np.float64) / BOHR_GAUSSIAN_ANGSTROM
+    x = np.asarray(positions_angstrom, dtype=np.float64) / BOHR
     n = len(symbols)
     if x.shape != (n, 3):
         raise InputError(f"positions have shape {x.shape}, expected ({n}, 3)")
@@ -120,8 +120,8 @@ def chg_dispersion(
         np.add.at(h4, (j, j), block)
         np.add.at(h4, (i, j), -block)
         np.add.at(h4, (j, i), -block)
-        hess = h4.transpose(0, 2, 1, 3).reshape(3 * n, 3 * n) / BOHR_GAUSSIAN_ANGSTROM**2
+        hess = h4.transpose(0, 2, 1, 3).reshape(3 * n, 3 * n) / BOHR**2
 
     return DispersionResult(
-        energy=float(e.sum()), gradient=grad / BOHR_GAUSSIAN_ANGSTROM, hessian=hess
+        energy=float(e.sum()), gradient=grad / BOHR, hessian=hess
     )

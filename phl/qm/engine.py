@@ -3,7 +3,7 @@
 Electronic parts come from PySCF (CPU) or gpu4pyscf (GPU, through ``to_gpu()``), the
 Chai–Head-Gordon dispersion from :mod:`phl.qm.dispersion`, added to every quantity.
 
-Units out: energies Eh, forces Eh/Å, Hessians and HVPs Eh/Å² (DESIGN.md §3).
+Units out: energies Eh, forces Eh/Å, Hessians and HVPs Eh/Å² (docs/data.md).
 
 SCF: tight DIIS from the given density (or PySCF's default guess); if it does not converge in
 ``max_cycle`` iterations, a second attempt with a level shift restarts from the last density, then
@@ -26,16 +26,16 @@ from ase import Atoms
 from numpy.typing import NDArray
 
 from phl.errors import InputError, SCFConvergenceError
-from phl.geometry import check_charge_multiplicity, validate_atoms
+from phl.checks import check_charge_multiplicity, validate_atoms
 from phl.provenance import provenance
 from phl.qm.backend import resolve_backend, resolve_hessian_mode
 from phl.qm.basis import check_basis_for_molecule, load_basis
 from phl.qm.dispersion import check_elements, chg_dispersion
 from phl.qm.method import Method
+from phl.units import BOHR
 
 log = logging.getLogger(__name__)
 
-BOHR = 0.52917721092  # Å; PySCF's pyscf.lib.param.BOHR, used to convert its bohr-based derivatives
 
 
 def _to_numpy(x: Any) -> NDArray[np.float64]:
@@ -61,11 +61,13 @@ class ReferenceResult:
     dispersion_energy: float
     forces: NDArray[np.float64] | None = None
     hessian: NDArray[np.float64] | None = None
-    hvp_probes: NDArray[np.float64] | None = None
+    probes: NDArray[np.float64] | None = None
     hvps: NDArray[np.float64] | None = None
     hessian_mode: str | None = None
     scf: SCFInfo | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: converged density matrix at ``positions`` (NumPy or CuPy), to restart the next SCF from
+    density: Any = field(default=None, repr=False)
 
     def to_dict(self, method: Method, backend: str) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -76,7 +78,7 @@ class ReferenceResult:
             "units": {"energy": "Eh", "forces": "Eh/Angstrom", "hessian": "Eh/Angstrom^2",
                       "hvps": "Eh/Angstrom^2", "positions": "Angstrom"},
         }
-        for key in ("forces", "hessian", "hvp_probes", "hvps"):
+        for key in ("forces", "hessian", "probes", "hvps"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value.tolist()
@@ -113,7 +115,6 @@ class ReferenceEngine:
         self.backend = resolve_backend(self.method.backend)
         self.hessian_mode = resolve_hessian_mode(self.method.hessian_mode, self.backend)
         self.progress = progress
-        self.last_dm: Any = None  # converged density of the last compute(), for SCF restarts
 
     # ----------------------------------------------------------------------------------------
     # building blocks
@@ -284,7 +285,7 @@ class ReferenceEngine:
             symbols=symbols, positions=pos, energy=float(mf.e_tot) + e_disp,
             dispersion_energy=e_disp, scf=mf.scf_info, timings=timings,
         )
-        self.last_dm = mf.make_rdm1()
+        dm = result.density = mf.make_rdm1()
 
         if forces:
             t0 = time.perf_counter()
@@ -298,7 +299,7 @@ class ReferenceEngine:
                 h = self.analytic_hessian(mf)
                 h = 0.5 * (h + h.T)
             else:
-                h = self.fd_hessian(symbols, pos, self.last_dm)
+                h = self.fd_hessian(symbols, pos, dm)
             result.hessian = h + (disp.hessian if disp else 0.0)
             result.hessian_mode = self.hessian_mode
             timings["hessian"] = time.perf_counter() - t0
@@ -307,11 +308,11 @@ class ReferenceEngine:
             t0 = time.perf_counter()
             norms = np.linalg.norm(probes.reshape(len(probes), -1), axis=1)
             unit = probes / norms[:, None, None]
-            hv = self.fd_directional_derivatives(symbols, pos, self.last_dm, unit, "FD HVP")
+            hv = self.fd_directional_derivatives(symbols, pos, dm, unit, "FD HVP")
             hv *= norms[:, None, None]
             if disp:
                 hv += (disp.hessian @ probes.reshape(len(probes), -1).T).T.reshape(probes.shape)
-            result.hvp_probes, result.hvps = probes, hv
+            result.probes, result.hvps = probes, hv
             timings["hvp"] = time.perf_counter() - t0
         return result
 

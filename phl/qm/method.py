@@ -1,17 +1,17 @@
 """The reference method: level of theory, numerical settings and compute backend, validated once.
 
 Defaults reproduce Gaussian 16 ``wB97XD/6-31G(d)`` with its UltraFine grid and tight SCF
-(DESIGN.md §1). Every field is recorded in each output's ``method`` block.
+(docs/method.md). Every field is recorded in each output's ``method`` block.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 from phl.errors import InputError
-from phl.options import check_known_keys
 from phl.qm.basis import gaussian_uses_cartesian_d, normalise_basis_name
+from phl.settings import Settings, setting
 
 Backend = Literal["auto", "cpu", "gpu"]
 HessianMode = Literal["auto", "analytic", "fd"]
@@ -29,49 +29,53 @@ FUNCTIONALS: dict[str, tuple[str, str | None]] = {
 }
 
 
+def parse_grid(text: str) -> tuple[int, int]:
+    """``RADIAL,ANGULAR`` (or ``RADIALxANGULAR``) points per atom."""
+    try:
+        radial, angular = (int(v) for v in str(text).replace("x", ",").split(","))
+    except ValueError:
+        raise ValueError(f"grid must be RADIAL,ANGULAR (e.g. 99,590), got {text!r}") from None
+    return radial, angular
+
+
+def parse_cartesian(text: str) -> bool | None:
+    table = {"auto": None, "yes": True, "true": True, "no": False, "false": False}
+    if str(text).lower() not in table:
+        raise ValueError(f"cartesian must be auto, yes or no, got {text!r}")
+    return table[str(text).lower()]
+
+
+def format_cartesian(value: bool | None) -> str:
+    return {None: "auto", True: "yes", False: "no"}[value]
+
+
 @dataclass(frozen=True)
-class Method:
-    """Level of theory and numerical settings of a reference calculation.
+class Method(Settings):
+    """Level of theory and numerical settings of a reference calculation (every field is an
+    option of ``phl compute``/``optimize``/``reaction`` and a key of the workflow's ``reference``
+    section)."""
 
-    Attributes:
-        functional: ``wB97X-D`` (default; dispersion included) or another name of ``FUNCTIONALS``.
-        basis: Gaussian-style name (``6-31G(d)``, ``6-31+G(d,p)``, ``3-21G``, ``def2-TZVP``, ...).
-        cartesian: Cartesian (6D) d functions; ``None`` takes Gaussian's default for the basis.
-        charge, multiplicity: total charge and spin multiplicity 2S+1 (UKS when > 1).
-        grid: (radial, angular) points per atom; (99, 590) is Gaussian's UltraFine.
-        conv_tol: SCF energy convergence (Eh). conv_tol_grad: SCF orbital-gradient convergence
-            (tight, so that finite differences of gradients are not dominated by SCF noise).
-        conv_tol_cphf: CPHF tolerance (analytic Hessian).
-        max_cycle: SCF iterations per attempt (plain DIIS, then level shift, then second order).
-        level_shift: level shift (Eh) of the second SCF attempt.
-        backend: ``auto`` (GPU when CUDA and gpu4pyscf are present), ``cpu`` or ``gpu``.
-        hessian_mode: ``fd`` builds the Hessian from 6N displaced analytic gradients with the XC
-            grid response (matches Gaussian; parallel over displacements), ``analytic`` uses the
-            analytic Hessian (on CPU PySCF omits the grid response: faster, errors up to ~20
-            cm^-1 on soft modes), ``auto`` picks ``analytic`` on GPU (gpu4pyscf includes the grid
-            response) and ``fd`` on CPU.
-        fd_step: displacement (Å) of central differences for the ``fd`` Hessian and reference HVPs.
-        grid_response: include the XC grid-weight derivatives in gradients (needed for gradients
-            that are exact derivatives of the energy and for Gaussian-exact FD Hessians).
-        max_memory_mb: memory PySCF may use.
-    """
+    what: ClassVar[str] = "method"
 
-    functional: str = "wB97X-D"
-    basis: str = "6-31G(d)"
-    cartesian: bool | None = None
-    charge: int = 0
-    multiplicity: int = 1
-    grid: tuple[int, int] = (99, 590)
-    conv_tol: float = 1e-10
-    conv_tol_grad: float = 1e-7
-    conv_tol_cphf: float = 1e-8
-    max_cycle: int = 100
-    level_shift: float = 0.25
-    backend: Backend = "auto"
-    hessian_mode: HessianMode = "auto"
-    fd_step: float = 1e-3
-    grid_response: bool = True
-    max_memory_mb: int = 4000
+    functional: str = setting("wB97X-D", "functional, dispersion included for wB97X-D; known: " + ", ".join(FUNCTIONALS))
+    basis: str = setting("6-31G(d)", "Gaussian-style basis name, e.g. 6-31G(d), 6-31+G(d,p), 3-21G, def2-TZVP")
+    cartesian: bool | None = setting(None, "Cartesian (6D) d functions: auto takes Gaussian's default for the basis",
+                                     parse=parse_cartesian, format=format_cartesian)
+    charge: int = setting(0, "total charge")
+    multiplicity: int = setting(1, "spin multiplicity 2S+1; UKS when > 1")
+    grid: tuple[int, int] = setting((99, 590), "RADIAL,ANGULAR points per atom; 99,590 is Gaussian's UltraFine",
+                                    parse=parse_grid)
+    conv_tol: float = setting(1e-10, "SCF energy convergence (Eh)")
+    conv_tol_grad: float = setting(1e-7, "SCF orbital-gradient convergence (tight for finite differences)")
+    conv_tol_cphf: float = setting(1e-8, "CPHF tolerance of the analytic Hessian")
+    max_cycle: int = setting(100, "SCF iterations per attempt (DIIS, then level shift, then second order)")
+    level_shift: float = setting(0.25, "level shift (Eh) of the second SCF attempt")
+    backend: Backend = setting("auto", "auto: gpu4pyscf when CUDA and gpu4pyscf are present, else PySCF on CPU")
+    hessian_mode: HessianMode = setting("auto", "fd: 6N displaced gradients with grid response (Gaussian-exact); "
+                                        "analytic: without grid response on CPU; auto: analytic on GPU, fd on CPU")
+    fd_step: float = setting(1e-3, "finite-difference step (Å) of FD Hessians and reference HVPs")
+    grid_response: bool = setting(True, "XC grid-weight derivatives in gradients (exact derivatives of the energy)")
+    max_memory_mb: int = setting(4000, "memory PySCF may use (MB)")
 
     def __post_init__(self) -> None:
         if self.functional.lower() not in FUNCTIONALS:
@@ -114,19 +118,16 @@ class Method:
 
     def with_(self, **changes: Any) -> "Method":
         """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)
+        return self.replace(**changes)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = super().to_dict()
         d["grid"] = list(self.grid)
         d.update(xc=self.xc, dispersion=self.dispersion, cartesian_used=self.use_cartesian)
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Method":
-        """Build from a configuration mapping, naming any key that is not a field."""
-        check_known_keys(cls, data, "method")
-        data = dict(data)
-        if "grid" in data:
-            data["grid"] = tuple(data["grid"])
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any] | None) -> "Method":
+        """Build from a mapping; the derived keys that :meth:`to_dict` adds are accepted back."""
+        data = {k: v for k, v in (data or {}).items() if k not in ("xc", "dispersion", "cartesian_used")}
+        return super().from_dict(data)

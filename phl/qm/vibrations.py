@@ -12,7 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from phl.qm.engine import BOHR
+from phl.units import BOHR
+
+#: Imaginary modes smaller than this (cm^-1) are numerical noise (grid, projection), not real: the
+#: threshold of every TS and minimum check (geometry stage, evaluation, TS search).
+IMAGINARY_THRESHOLD_CM1 = 50.0
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class Vibrations:
     def n_imaginary(self) -> int:
         return int(np.sum(self.frequencies < 0))
 
-    def count_imaginary(self, threshold_cm1: float) -> int:
+    def count_imaginary(self, threshold_cm1: float = IMAGINARY_THRESHOLD_CM1) -> int:
         """Imaginary modes whose magnitude exceeds ``threshold_cm1`` (numerical noise excluded)."""
         return int(np.sum(self.frequencies < -abs(threshold_cm1)))
 

@@ -25,22 +25,21 @@ import pandas as pd
 import torch
 
 from phl.dataset.batching import BatchLoader
-from phl.dataset.schema import RTP_CATEGORIES, SPLIT_NAMES, SPLITS
+from phl.dataset.schema import SPLIT_NAMES, SPLITS
 from phl.dataset.store import Dataset
 from phl.errors import InputError
-from phl.training.losses import model_energy_forces, model_hessian
+from phl.models import energy_forces, hessian
+from phl.qm.vibrations import harmonic_analysis
+from phl.registry import group_of
 from phl.units import HARTREE_TO_KCAL_MOL
 
 PROPERTIES = ("energy", "forces", "hessian")
 UNITS = {"energy": "kcal/mol", "forces": "kcal/mol/Å", "hessian": "kcal/mol/Å²", "frequencies": "cm⁻¹"}
 
 
-def _vibrations(symbols, positions, hessian):
-    from phl.geometries.pathways import IMAGINARY_THRESHOLD_CM1
-    from phl.qm.vibrations import harmonic_analysis
-
-    vib = harmonic_analysis(symbols, positions, hessian)
-    return vib, vib.count_imaginary(IMAGINARY_THRESHOLD_CM1)
+def _vibrations(symbols, positions, hess):
+    vib = harmonic_analysis(symbols, positions, hess)
+    return vib, vib.count_imaginary()
 
 
 def evaluate_model(model: torch.nn.Module, dataset_path: str | Path, split: str = "paper",
@@ -68,8 +67,8 @@ def evaluate_model(model: torch.nn.Module, dataset_path: str | Path, split: str 
             loader = BatchLoader(ds, sel, batch_size=batch_size, shuffle=False, hessian=with_h, dtype=dtype)
             for batch in loader:
                 batch = batch.to(device)
-                energy, forces, coords = model_energy_forces(model, batch.species, batch.coordinates, create_graph=with_h)
-                hess = model_hessian(forces, coords, create_graph=False).detach() if with_h else None
+                energy, forces, coords = energy_forces(model, batch.species, batch.coordinates, create_graph=with_h)
+                hess = hessian(forces, coords, create_graph=False).detach() if with_h else None
                 for b in range(len(batch)):
                     i, n = int(batch.index[b]), int(batch.n_atoms[b])
                     df = (forces[b, :n].detach() - batch.forces[b, :n]).cpu().numpy().ravel() * HARTREE_TO_KCAL_MOL
@@ -127,6 +126,11 @@ def per_structure_error(rows: pd.DataFrame, prop: str) -> pd.Series:
     return np.sqrt(rows[f"{prop}_sse"] / rows[f"{prop}_n"].replace(0, np.nan))
 
 
-def group_of(category: str) -> str:
-    """Reporting group of a structure category: RTP (reactant, product, TS), IRC, NMS or other."""
-    return "RTP" if category in RTP_CATEGORIES else {"irc": "IRC", "nms": "NMS"}.get(category, "other")
+def group_summaries(rows: pd.DataFrame) -> str:
+    """One line per reporting group: structures and RMSEs (what ``phl evaluate`` prints)."""
+    lines = []
+    for group, g in rows.groupby(rows["category"].map(group_of)):
+        m = metrics(g)
+        lines.append(f"{group}: {m['n_structures']} structures, RMSE E {m['energy_rmse']:.3f} kcal/mol, "
+                     f"F {m['forces_rmse']:.3f} kcal/mol/Å, H {m['hessian_rmse']:.3f} kcal/mol/Å²")
+    return "\n".join(lines)

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from phl.results.tables import GROUPS, paired_errors, parse_run
+from phl.io.atomic import atomic_path
+from phl.registry import GROUPS, PROBE_MODES, parse_run
+from phl.results.tables import accuracy_table, load_evaluations, load_logs, paired_errors, timing_table
 
 PROPS = (("energy", "Energy RMSE (kcal/mol)"), ("forces", "Force RMSE (kcal/mol/Å)"),
          ("hessian", "Hessian RMSE (kcal/mol/Å²)"))
-COLORS = {"ef": "#7f7f7f", "hvp-onehot": "#1f77b4", "hvp-random": "#d62728", "efh": "#2ca02c"}
 
 
 def _plt():
@@ -32,8 +33,6 @@ def _plt():
 
 
 def _save(fig, out_dir: Path, name: str) -> list[Path]:
-    from phl.provenance import atomic_path
-
     paths = []
     for ext in ("png", "pdf"):
         path = out_dir / f"{name}.{ext}"
@@ -52,7 +51,7 @@ def fig_validation(logs: pd.DataFrame, out_dir: Path) -> list[Path]:
     for run, g in logs.groupby("run", sort=False):
         r = parse_run(run)
         curve = g.groupby("epoch")["val_energy_rmse"].mean()
-        ax.plot(curve.index, curve.values, label=r.label, color=COLORS[r.regime],
+        ax.plot(curve.index, curve.values, label=r.label, color=r.color,
                 linestyle="--" if r.probes == "fixed" else "-")
     return _finish_log_axes(fig, ax, "Epoch", "Validation energy RMSE (kcal/mol)", "Validation curves (mean over seeds)",
                             out_dir, "fig2_validation")
@@ -69,7 +68,7 @@ def _finish_log_axes(fig, ax, xlabel: str, ylabel: str, title: str, out_dir: Pat
 
 def fig_rmse(acc: pd.DataFrame, out_dir: Path) -> list[Path]:
     plt = _plt()
-    modes = [m for m in ("randomized", "fixed", "stored")
+    modes = [m for m in PROBE_MODES
              if any(parse_run(r).probes == m for r in acc["run"])] or ["randomized"]
     fig, axes = plt.subplots(len(PROPS), len(modes), figsize=(4.2 * len(modes), 8), squeeze=False)
     for col, mode in enumerate(modes):
@@ -83,7 +82,7 @@ def fig_rmse(acc: pd.DataFrame, out_dir: Path) -> list[Path]:
                 mean = [v[f"{prop}_rmse_mean"].iloc[0] if len(v) else np.nan for v in vals]
                 std = [v[f"{prop}_rmse_std"].iloc[0] if len(v) else np.nan for v in vals]
                 ax.bar(np.arange(len(GROUPS)) + (k - (len(runs) - 1) / 2) * width, mean, width, yerr=np.nan_to_num(std),
-                       color=COLORS[r.regime], label=REGIME_SHORT.get(r.regime, run), capsize=2)
+                       color=r.color, label=r.short, capsize=2)
             ax.set_xticks(np.arange(len(GROUPS)), GROUPS)
             ax.set_ylabel(ylabel)
             if row == 0:
@@ -94,14 +93,11 @@ def fig_rmse(acc: pd.DataFrame, out_dir: Path) -> list[Path]:
     return _save(fig, out_dir, "fig3_rmse")
 
 
-REGIME_SHORT = {"ef": "E-F", "hvp-onehot": "HVP one-hot", "hvp-random": "HVP Hutchinson", "efh": "E-F-H"}
-
-
 def fig_epoch_time(timings: pd.DataFrame, out_dir: Path) -> list[Path]:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     x = np.arange(len(timings))
-    colors = [COLORS[parse_run(r).regime] for r in timings["run"]]
+    colors = [parse_run(r).color for r in timings["run"]]
     ax.bar(x, timings["sec_per_epoch_mean"], yerr=np.nan_to_num(timings["sec_per_epoch_std"]), color=colors, capsize=3)
     ax.set_xticks(x, [parse_run(r).label.replace(" (", "\n(") for r in timings["run"]], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("Seconds per epoch")
@@ -138,7 +134,7 @@ def fig_reference_cost(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
 
 def fig_bland_altman(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
     plt = _plt()
-    modes = [m for m in ("randomized", "fixed", "stored") if {f"hvp-onehot-{m}", f"hvp-random-{m}"} <= set(rows["run"])]
+    modes = [m for m in PROBE_MODES if {f"hvp-onehot-{m}", f"hvp-random-{m}"} <= set(rows["run"])]
     fig, axes = plt.subplots(max(len(modes), 1), len(PROPS), figsize=(12, 3.6 * max(len(modes), 1)), squeeze=False)
     for i, mode in enumerate(modes):
         for j, (prop, ylabel) in enumerate(PROPS):
@@ -166,8 +162,6 @@ def fig_bland_altman(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
 
 def write_figures(eval_dir, train_dir, runs: list[str], seeds: list[int], out_dir, reference_summary=None,
                   dpi: int = 150) -> list[Path]:
-    from phl.results.tables import accuracy_table, load_evaluations, load_logs, timing_table
-
     _plt().rcParams["savefig.dpi"] = dpi
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -15,45 +15,18 @@ tables of :func:`phl.results.evaluate.evaluate_model` (one per run and seed) and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from phl.errors import InputError
-from phl.results.evaluate import group_of, metrics, per_structure_error
+from phl.io.atomic import atomic_write_text
+from phl.registry import GROUPS, PROBE_MODES, group_of, parse_run
+from phl.results.evaluate import metrics, per_structure_error
+from phl.results.ts_search import ts_search_table
 
-GROUPS = ("RTP", "IRC", "NMS")
-REGIME_LABELS = {"ef": "E-F", "hvp-onehot": "E-F-HVP one-hot", "hvp-random": "E-F-HVP Hutchinson", "efh": "E-F-H"}
 METRICS = ("energy_rmse", "forces_rmse", "hessian_rmse", "energy_mae", "forces_mae", "hessian_mae", "freq_mae")
-
-
-@dataclass(frozen=True)
-class Run:
-    name: str  # e.g. hvp-random-fixed
-    regime: str
-    probes: str | None  # randomized | fixed | stored | None (ef, efh)
-
-    @property
-    def label(self) -> str:
-        base = REGIME_LABELS[self.regime]
-        return base if self.probes is None else f"{base} ({self.probes})"
-
-
-def run_name(regime: str, probes: str | None) -> str:
-    return regime if not regime.startswith("hvp") else f"{regime}-{probes}"
-
-
-def parse_run(name: str) -> Run:
-    for regime in REGIME_LABELS:
-        if name == regime and not regime.startswith("hvp"):
-            return Run(name, regime, None)
-        if regime.startswith("hvp") and name.startswith(regime + "-"):
-            probes = name[len(regime) + 1:]
-            if probes in ("randomized", "fixed", "stored"):
-                return Run(name, regime, probes)
-    raise InputError(f"not a run name: {name!r} (ef, efh or hvp-onehot|hvp-random-randomized|fixed|stored)")
 
 
 def load_evaluations(eval_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.DataFrame:
@@ -133,7 +106,7 @@ def ttest_table(rows: pd.DataFrame) -> pd.DataFrame:
 
     runs = set(rows["run"])
     out = []
-    for probes in ("randomized", "fixed", "stored"):
+    for probes in PROBE_MODES:
         a_run, b_run = f"hvp-onehot-{probes}", f"hvp-random-{probes}"
         if a_run not in runs or b_run not in runs:
             continue
@@ -198,8 +171,6 @@ def write_tables(eval_dir: str | Path, train_dir: str | Path, runs: list[str], s
                  out_dir: str | Path, ts_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """Write accuracy, change_vs_ef, ttests and timings as CSV and Markdown under ``out_dir``
     (atomically) and return them."""
-    from phl.provenance import atomic_write_text
-
     out_dir = Path(out_dir)
     rows = load_evaluations(eval_dir, runs, seeds)
     tables = {"accuracy": accuracy_table(rows), "timings": timing_table(load_logs(train_dir, runs, seeds)),
@@ -207,8 +178,6 @@ def write_tables(eval_dir: str | Path, train_dir: str | Path, runs: list[str], s
     if "ef" in runs:
         tables["change_vs_ef"] = change_vs_ef(tables["accuracy"])
     if ts_dir is not None:
-        from phl.results.ts_search import ts_search_table
-
         tables["ts_search"] = ts_search_table(ts_dir, runs, seeds)
     notes = {
         "accuracy": "RMSE/MAE: energy kcal/mol, forces kcal/mol/Å, Hessian kcal/mol/Å², frequencies cm⁻¹ (MAE); "

@@ -20,8 +20,14 @@ import numpy as np
 import pandas as pd
 from ase import Atoms
 
-from phl.errors import InputError
-from phl.units import HARTREE_TO_EV, HARTREE_TO_KCAL_MOL
+from phl.calculators import HessianCalculator, MLCalculator
+from phl.errors import GeometryError, InputError
+from phl.geometries.jobs import read_record
+from phl.geometries.pathways import interpolated_guess, sella_optimize
+from phl.geometries.reactions import load_reaction, reaction_ids
+from phl.qm.vibrations import harmonic_analysis
+from phl.registry import parse_run
+from phl.units import HARTREE_TO_KCAL_MOL
 
 
 def kabsch_rmsd(a: Atoms, b: Atoms) -> float:
@@ -33,39 +39,35 @@ def kabsch_rmsd(a: Atoms, b: Atoms) -> float:
     return float(np.sqrt(np.mean(np.sum((moved.positions - b.positions) ** 2, axis=1))))
 
 
-def search_reaction(calc, reaction, records: dict[str, dict], fmax: float = 0.01, steps: int = 300) -> dict:
-    """TS search on the model for one reaction, against the reference records of its geometry stage."""
-    from sella import Sella
-
-    from phl.geometries.pathways import IMAGINARY_THRESHOLD_CM1, interpolated_guess
-    from phl.qm.vibrations import harmonic_analysis
+def search_reaction(calc: HessianCalculator, reaction, records: dict[str, dict], fmax: float = 0.01,
+                    steps: int = 300) -> dict:
+    """TS search on the model for one reaction, against the reference records of its geometry
+    stage. A breakdown inside Sella or ASE (:class:`GeometryError`) is a failed search, recorded
+    in ``note``; any other exception propagates."""
 
     def atoms_of(rec):
         return Atoms(symbols=rec["symbols"], positions=rec["positions"])
 
     def optimise(atoms: Atoms, order: int) -> tuple[Atoms, bool]:
         atoms = atoms.copy()
-        atoms.calc = calc
-        opt = Sella(atoms, order=order, internal=True, hessian_function=calc.hessian_function, logfile=None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            converged = bool(opt.run(fmax=fmax, steps=steps))
+            converged, _ = sella_optimize(atoms, calc, order, fmax, steps)
         return atoms, converged
 
-    reactant, _ = optimise(atoms_of(records["reactant"]), 0)
-    if reaction.ts_guess is not None:
-        guess = reaction.ts_guess
-    else:
-        product, _ = optimise(atoms_of(records["product"]), 0)
-        guess = interpolated_guess(reactant, product, calc)
     try:
+        reactant, _ = optimise(atoms_of(records["reactant"]), 0)
+        if reaction.ts_guess is not None:
+            guess = reaction.ts_guess
+        else:
+            product, _ = optimise(atoms_of(records["product"]), 0)
+            guess = interpolated_guess(reactant, product, calc)
         ts, converged = optimise(guess, 1)
-    except (np.linalg.LinAlgError, RuntimeError, ValueError) as exc:
+    except GeometryError as exc:
         return {"reaction": reaction.id, "converged": False, "n_imaginary": np.nan, "success": False,
-                "rmsd": np.nan, "barrier_error": np.nan, "note": f"{type(exc).__name__}: {exc}"}
-    hessian = calc.get_hessian(ts) / HARTREE_TO_EV
-    n_imag = harmonic_analysis(ts.get_chemical_symbols(), ts.positions, hessian).count_imaginary(IMAGINARY_THRESHOLD_CM1)
-    barrier_model = (ts.get_potential_energy() - reactant.get_potential_energy()) / HARTREE_TO_EV
+                "rmsd": np.nan, "barrier_error": np.nan, "note": str(exc)}
+    n_imag = harmonic_analysis(ts.get_chemical_symbols(), ts.positions, calc.hessian(ts)).count_imaginary()
+    barrier_model = calc.energy_eh(ts) - calc.energy_eh(reactant)
     barrier_ref = records["ts"]["energy"] - records["reactant"]["energy"]
     return {"reaction": reaction.id, "converged": converged, "n_imaginary": n_imag,
             "success": bool(converged and n_imag == 1), "rmsd": kabsch_rmsd(ts, atoms_of(records["ts"])),
@@ -74,10 +76,6 @@ def search_reaction(calc, reaction, records: dict[str, dict], fmax: float = 0.01
 
 def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_dir: str | Path) -> pd.DataFrame:
     """One row per reaction whose geometry stage is ``ok`` (see the module docstring)."""
-    from phl.geometries.jobs import read_record
-    from phl.geometries.reactions import load_reaction, reaction_ids
-    from phl.ml_calculator import MLCalculator
-
     calc = MLCalculator.from_checkpoint(checkpoint)
     rows = []
     for rid in reaction_ids(reactions_file):
@@ -92,8 +90,6 @@ def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_di
 
 def ts_search_table(ts_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.DataFrame:
     """Per run: success rate, mean RMSD (Å) and barrier MAE (kcal/mol), mean ± std over seeds."""
-    from phl.results.tables import parse_run
-
     out = []
     for run in runs:
         per_seed = []

@@ -1,61 +1,58 @@
-"""Training configuration: one validated object per run (regime, probes, optimiser, stopping)."""
+"""Training configuration: one validated object per run (model, regime, probes, optimiser,
+stopping). Every field is a key of ``phl train --config``/``--settings``, an option of
+``phl train`` and a key of the workflow's ``training.settings``."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from phl.errors import InputError
-from phl.options import check_known_keys
-
-REGIMES = ("ef", "hvp-onehot", "hvp-random", "efh")
-PROBE_MODES = ("randomized", "fixed", "stored")
+from phl.models.interface import DEFAULT_MODEL, ModelSpec, check_class_path
+from phl.registry import PROBE_MODES, RANDOM_PROBE_KINDS, REGIMES, uses_hvp
+from phl.settings import Settings, setting
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Hyperparameters of one training run (defaults: the paper's code, DESIGN.md §4).
+class TrainConfig(Settings):
+    """Hyperparameters of one training run (defaults: the paper's code, docs/training.md)."""
 
-    regime: ef | hvp-onehot | hvp-random | efh.
-    probes: randomized (re-drawn every minibatch), fixed (one set per structure for the whole
-        run, from (probe_seed, structure index)), or stored (the data set's reference
-        (probe, HVP) pairs: no Hessian needed). Ignored by ef and efh.
-    random_probe: distribution of hvp-random: gaussian (the paper's) or rademacher.
-    k_probes: probes per structure and minibatch (randomized and fixed).
-    hessian_chunk: E-F-H only: 0 computes the model Hessian one VJP at a time (fastest on CPU);
-        k > 0 batches k VJPs with vmap (try on GPUs).
-    validate_hessian: also report the validation Hessian RMSE each epoch (3N backward passes).
-    """
+    what: ClassVar[str] = "training"
 
-    regime: str = "hvp-random"
-    probes: str = "randomized"
-    random_probe: str = "gaussian"
-    k_probes: int = 1
-    weight_energy: float = 1.0
-    weight_forces: float = 0.30
-    weight_hessian: float = 0.09
-    batch_size: int = 400
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    lr_factor: float = 0.5
-    lr_patience: int = 100
-    min_lr: float = 1e-5
-    max_epochs: int = 1000
-    seed: int = 0
-    probe_seed: int = 0
-    split: str = "paper"
-    device: str = "auto"
-    dtype: str = "float64"
-    hessian_chunk: int = 0
-    validate_hessian: bool = False
+    regime: str = setting("hvp-random", "training regime: " + " | ".join(REGIMES))
+    probes: str = setting("randomized", "HVP probes re-drawn every minibatch (randomized), one set per structure "
+                          "for the whole run (fixed), or the data set's reference pairs (stored); ignored by ef, efh")
+    random_probe: str = setting("gaussian", "distribution of hvp-random probes: gaussian (the paper's) or rademacher")
+    k_probes: int = setting(1, "probes per structure and minibatch (randomized and fixed)")
+    weight_energy: float = setting(1.0, "weight of the energy loss")
+    weight_forces: float = setting(0.30, "weight of the force loss")
+    weight_hessian: float = setting(0.09, "weight of the Hessian (or HVP) loss")
+    batch_size: int = setting(400, "structures per minibatch")
+    lr: float = setting(1e-3, "initial learning rate")
+    weight_decay: float = setting(1e-2, "AdamW weight decay (weights; biases use SGD)")
+    lr_factor: float = setting(0.5, "ReduceLROnPlateau factor")
+    lr_patience: int = setting(100, "ReduceLROnPlateau patience (epochs)")
+    min_lr: float = setting(1e-5, "stop when the learning rate falls below this")
+    max_epochs: int = setting(1000, "stop after this many epochs")
+    seed: int = setting(0, "seed of initial weights, shuffling and randomized probes")
+    probe_seed: int = setting(0, "seed of the fixed probes (a function of seed and structure index)")
+    split: str = setting("paper", "name of the split stored in the data set")
+    device: str = setting("auto", "auto, cpu or cuda[:N] (auto: CUDA when present)")
+    dtype: str = setting("float64", "float64 or float32")
+    hessian_chunk: int = setting(0, "E-F-H only: 0 computes the model Hessian one VJP at a time (fastest on CPU); "
+                                 "k > 0 batches k VJPs with vmap (try on GPUs)")
+    validate_hessian: bool = setting(False, "also report the validation Hessian RMSE each epoch (3N backward passes)")
+    model: str = setting(DEFAULT_MODEL, "energy model class, an import path package.module:Class")
+    model_kwargs: dict[str, Any] = setting(help="JSON object of the model's constructor arguments",
+                                           default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.regime not in REGIMES:
             raise InputError(f"regime must be one of {', '.join(REGIMES)}, got {self.regime!r}")
         if self.probes not in PROBE_MODES:
             raise InputError(f"probes must be one of {', '.join(PROBE_MODES)}, got {self.probes!r}")
-        if self.random_probe not in ("gaussian", "rademacher"):
-            raise InputError(f"random_probe must be gaussian or rademacher, got {self.random_probe!r}")
+        if self.random_probe not in RANDOM_PROBE_KINDS:
+            raise InputError(f"random_probe must be {' or '.join(RANDOM_PROBE_KINDS)}, got {self.random_probe!r}")
         for name in ("k_probes", "batch_size", "max_epochs"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, got {getattr(self, name)!r}")
@@ -64,14 +61,17 @@ class TrainConfig:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)!r}")
         if not 0 < self.lr_factor < 1:
             raise InputError(f"lr_factor must be in (0, 1), got {self.lr_factor!r}")
+        if self.lr_patience < 0 or self.hessian_chunk < 0 or self.weight_decay < 0:
+            raise InputError("lr_patience, hessian_chunk and weight_decay must be >= 0")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise InputError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         if self.dtype not in ("float64", "float32"):
             raise InputError(f"dtype must be float64 or float32, got {self.dtype!r}")
+        check_class_path(self.model)
 
     @property
     def uses_hvp(self) -> bool:
-        return self.regime.startswith("hvp")
+        return uses_hvp(self.regime)
 
     @property
     def probe_kind(self) -> str:
@@ -82,10 +82,6 @@ class TrainConfig:
         """Whether every training structure needs a full reference Hessian."""
         return self.regime == "efh" or (self.uses_hvp and self.probes != "stored")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        check_known_keys(cls, data, "training")
-        return cls(**data)
+    @property
+    def model_spec(self) -> ModelSpec:
+        return ModelSpec(self.model, self.model_kwargs)

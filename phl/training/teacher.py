@@ -13,9 +13,9 @@ from phl.dataset import DatasetWriter
 from phl.dataset.batching import pad_structures
 from phl.dataset.splits import make_split
 from phl.dataset.synthetic import synthetic_structures
-from phl.model import ANIModel
+from phl.models.ani import ANIModel
 from phl.probes import draw_probes
-from phl.training.losses import model_energy_forces, model_hessian
+from phl.models import derivatives
 
 TEACHER_SELF_ENERGIES = (-0.5, -38.0, -54.6, -75.0)  # Eh, roughly H, C, N, O
 
@@ -32,8 +32,8 @@ def teacher_dataset(path: str | Path, n: int, seed: int = 0, median_atoms: int =
             chunk = structures[c0 : c0 + 64]
             sp, xyz, _ = pad_structures(chunk)
             need_h = hessian or bool(hvp_pairs)
-            energy, forces, coords = model_energy_forces(teacher, sp, xyz, create_graph=need_h)
-            hess = model_hessian(forces, coords, create_graph=False).detach().numpy() if need_h else None
+            energy, forces, coords = derivatives.energy_forces(teacher, sp, xyz, create_graph=need_h)
+            hess = derivatives.hessian(forces, coords, create_graph=False).detach().numpy() if need_h else None
             for b, s in enumerate(chunk):
                 n = s.n_atoms
                 h = hess[b, : 3 * n, : 3 * n] if need_h else None

@@ -7,7 +7,8 @@ Output folder::
     log.csv         one row per epoch: losses, validation RMSEs (kcal/mol, kcal/mol/Å), lr,
                     wall seconds (device-synchronised) and peak memory (MB)
     last.pt         everything needed to resume (model, optimisers, schedulers, RNG states, history)
-    best.pt         model of the epoch with the lowest validation energy RMSE
+    best.pt         model of the epoch with the lowest validation energy RMSE (a model checkpoint:
+                    :func:`phl.models.load_model` rebuilds it, whatever the model class)
     final.json      summary when the run has ended
 
 A run started again in the same folder with the same configuration resumes from ``last.pt`` and
@@ -30,21 +31,14 @@ import torch
 from phl.dataset import Dataset
 from phl.dataset.batching import Batch, BatchLoader
 from phl.errors import InputError, PHLError
-from phl.model import ANIModel
-from phl.provenance import atomic_path, atomic_write_json, atomic_write_text, provenance
+from phl.io.atomic import atomic_write_json, atomic_write_text
+from phl.models import SupportsSelfEnergies, energy_forces, hessian, hvp, model_elements, model_record
+from phl.models.checkpoint import read_checkpoint, save_checkpoint
+from phl.probes import draw_probes_torch
+from phl.provenance import provenance
 from phl.training.allocator import keep_freed_memory
 from phl.training.config import TrainConfig
-from phl.training.losses import (
-    draw_probes_torch,
-    energy_loss,
-    forces_loss,
-    hessian_loss,
-    hvp_loss,
-    model_energy_forces,
-    model_hessian,
-    model_hvp,
-    reference_hvp,
-)
+from phl.training.losses import energy_loss, forces_loss, hessian_loss, hvp_loss, reference_hvp
 from phl.units import HARTREE_TO_KCAL_MOL
 
 log = logging.getLogger(__name__)
@@ -72,11 +66,6 @@ def fit_self_energies(ds: Dataset, indices: np.ndarray, elements: tuple[int, ...
     return coef
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
 def _peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -93,8 +82,7 @@ class EpochLosses:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, dataset_path: str | Path, out_dir: str | Path,
-                 model_factory: Callable[[], torch.nn.Module] | None = None) -> None:
+    def __init__(self, config: TrainConfig, dataset_path: str | Path, out_dir: str | Path) -> None:
         self.cfg = config
         self.out = Path(out_dir)
         self.dataset_path = Path(dataset_path)
@@ -109,7 +97,7 @@ class Trainer:
             raise InputError(f"split {config.split!r} has {len(self.train_idx)} training and {len(self.val_idx)} "
                              "validation structures; both must be non-empty")
         torch.manual_seed(config.seed)
-        self.model = (model_factory or ANIModel)().to(self.device, self.dtype)
+        self.model = config.model_spec.build(dtype=self.dtype, device=self.device)
         self._check_data()
         hvp_source = config.probes if config.uses_hvp and config.probes in ("fixed", "stored") else "none"
         self.loader = BatchLoader(self.ds, self.train_idx, config.batch_size, shuffle=True, seed=config.seed,
@@ -121,10 +109,16 @@ class Trainer:
         self.params = [p for _, p in trainable]
         weights = [p for n, p in trainable if not n.endswith("bias")]
         biases = [p for n, p in trainable if n.endswith("bias")]
-        self.opt_w = torch.optim.AdamW(weights, lr=config.lr, weight_decay=config.weight_decay)
-        self.opt_b = torch.optim.SGD(biases, lr=config.lr)
+        if not self.params:
+            raise InputError(f"model {config.model} has no trainable parameters")
+        # AdamW on weights, SGD on biases (the paper's code); a model without one kind has one optimiser
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        if weights:
+            self.optimizers["opt_w"] = torch.optim.AdamW(weights, lr=config.lr, weight_decay=config.weight_decay)
+        if biases:
+            self.optimizers["opt_b"] = torch.optim.SGD(biases, lr=config.lr)
         self.schedulers = [torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=config.lr_factor, patience=config.lr_patience)
-                           for o in (self.opt_w, self.opt_b)]
+                           for o in self.optimizers.values()]
         self.generator = torch.Generator(device="cpu").manual_seed(config.seed + 7919)
         self.epoch = 0
         self.best = float("inf")
@@ -136,7 +130,7 @@ class Trainer:
         by the batch loaders, built next)."""
         idx = np.concatenate([self.train_idx, self.val_idx])
         present = set(np.unique(np.concatenate([self.ds.species[self.ds.atom_slice(int(i))] for i in idx])).tolist())
-        elements = set(getattr(self.model, "elements", present))
+        elements = set(model_elements(self.model))
         if present - elements:
             raise InputError(f"the data set has element(s) {sorted(present - elements)} that the model does not cover "
                              f"(covers {sorted(elements)})")
@@ -144,11 +138,11 @@ class Trainer:
     def batch_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Per-molecule loss terms (B,) of this regime, and the weighted total (scalar)."""
         cfg = self.cfg
-        energy, forces, coords = model_energy_forces(self.model, batch.species, batch.coordinates)
+        energy, forces, coords = energy_forces(self.model, batch.species, batch.coordinates)
         terms = {"energy": energy_loss(energy, batch.energy, batch.n_atoms),
                  "forces": forces_loss(forces, batch.forces, batch.n_atoms)}
         if cfg.regime == "efh":
-            h = model_hessian(forces, coords, chunk_size=cfg.hessian_chunk or None)
+            h = hessian(forces, coords, chunk_size=cfg.hessian_chunk or None)
             terms["hessian"] = hessian_loss(h, batch.hessian, batch.n_atoms)
         elif cfg.uses_hvp:
             if cfg.probes == "randomized":
@@ -157,7 +151,7 @@ class Trainer:
             else:
                 probes = batch.probes
             ref = batch.hvps if cfg.probes == "stored" else reference_hvp(batch.hessian, probes)
-            terms["hessian"] = hvp_loss(model_hvp(forces, coords, probes), ref, batch.n_atoms)
+            terms["hessian"] = hvp_loss(hvp(forces, coords, probes), ref, batch.n_atoms)
         total = cfg.weight_energy * terms["energy"] + cfg.weight_forces * terms["forces"]
         if "hessian" in terms:
             total = total + cfg.weight_hessian * terms["hessian"]
@@ -168,8 +162,8 @@ class Trainer:
         """Fresh parameter gradients of ``terms["total"]``. Parameters only: without ``inputs``
         autograd would also fill coordinates.grad, differentiating the AEV once more for nothing
         (~20 % of an E-F or HVP step, ~55 % of an E-F-H step)."""
-        self.opt_w.zero_grad(set_to_none=True)
-        self.opt_b.zero_grad(set_to_none=True)
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
         terms["total"].backward(inputs=self.params)
 
     def train_epoch(self, after_batch: Callable[[int, int], None] | None = None) -> EpochLosses:
@@ -183,8 +177,8 @@ class Trainer:
                 raise TrainingError(f"non-finite loss at epoch {self.epoch + 1}, batch {b + 1}; the last good "
                                     f"checkpoint is {self.out / 'last.pt'} (epoch {self.epoch})")
             self.backward(terms)
-            self.opt_w.step()
-            self.opt_b.step()
+            for opt in self.optimizers.values():
+                opt.step()
             n = len(batch)
             acc.n += n
             acc.total += float(terms["total"].detach()) * n
@@ -204,14 +198,14 @@ class Trainer:
         n_mol = n_comp = n_h = 0
         for batch in self.val_loader:
             batch = batch.to(self.device)
-            energy, forces, coords = model_energy_forces(self.model, batch.species, batch.coordinates,
-                                                         create_graph=self.cfg.validate_hessian)
+            energy, forces, coords = energy_forces(self.model, batch.species, batch.coordinates,
+                                                   create_graph=self.cfg.validate_hessian)
             se_e += float(((energy.detach() - batch.energy) ** 2).sum())
             se_f += float(((forces.detach() - batch.forces) ** 2).sum())
             n_mol += len(batch)
             n_comp += int(3 * batch.n_atoms.sum())
             if self.cfg.validate_hessian:
-                h = model_hessian(forces, coords, create_graph=False).detach()
+                h = hessian(forces, coords, create_graph=False).detach()
                 se_h += float(((h - batch.hessian) ** 2).sum())
                 n_h += int(((3 * batch.n_atoms) ** 2).sum())
         out = {"val_energy_rmse": np.sqrt(se_e / n_mol) * HARTREE_TO_KCAL_MOL,
@@ -224,21 +218,23 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         return {
             "epoch": self.epoch, "best": self.best, "history": self.history, "config": self.cfg.to_dict(),
-            "model": self.model.state_dict(), "opt_w": self.opt_w.state_dict(), "opt_b": self.opt_b.state_dict(),
+            "model": self.model.state_dict(), **{k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": [s.state_dict() for s in self.schedulers], "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        if state["config"] != self.cfg.to_dict():
-            changed = sorted(k for k in state["config"] if state["config"][k] != self.cfg.to_dict().get(k))
+        # keys added to TrainConfig later take their defaults in older checkpoints
+        stored = {**TrainConfig().to_dict(), **state["config"]}
+        if stored != self.cfg.to_dict():
+            changed = sorted(k for k in stored if stored[k] != self.cfg.to_dict().get(k))
             raise InputError(f"{self.out / 'last.pt'} was written with other settings ({', '.join(changed)}); "
                              "use a new output folder or the same configuration")
         self.epoch, self.best, self.history = state["epoch"], state["best"], state["history"]
         self.model.load_state_dict(state["model"])
-        self.opt_w.load_state_dict(state["opt_w"])
-        self.opt_b.load_state_dict(state["opt_b"])
+        for key, opt in self.optimizers.items():
+            opt.load_state_dict(state[key])
         for s, sd in zip(self.schedulers, state["schedulers"]):
             s.load_state_dict(sd)
         self.generator.set_state(state["generator"])
@@ -247,12 +243,12 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
     def _model_record(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "config": self.cfg.to_dict(), "epoch": self.epoch,
-                "elements": list(getattr(self.model, "elements", [])), "dataset": str(self.dataset_path)}
+        return model_record(self.model, self.cfg.model_spec, config=self.cfg.to_dict(), epoch=self.epoch,
+                            dataset=str(self.dataset_path))
 
     @property
     def lr(self) -> float:
-        return float(self.opt_w.param_groups[0]["lr"])
+        return float(next(iter(self.optimizers.values())).param_groups[0]["lr"])
 
     def run(self, after_batch: Callable[[int, int], None] | None = None, progress: bool = False) -> dict[str, Any]:
         """Train until the learning rate falls below ``min_lr`` or ``max_epochs``; resumes from
@@ -260,12 +256,12 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         last = self.out / "last.pt"
         if last.exists():
-            self.load_state(torch.load(last, weights_only=False, map_location=self.device))
+            self.load_state(read_checkpoint(last, self.device))
             log.info("resuming %s from epoch %d", self.out, self.epoch)
         else:
-            if isinstance(self.model, ANIModel):
-                se = fit_self_energies(self.ds, self.train_idx, self.model.elements)
-                self.model.self_energies.copy_(torch.as_tensor(se, dtype=self.dtype))
+            if isinstance(self.model, SupportsSelfEnergies):
+                se = fit_self_energies(self.ds, self.train_idx, model_elements(self.model))
+                self.model.set_self_energies(torch.as_tensor(se, dtype=self.dtype, device=self.device))
             atomic_write_json(self.out / "config.json", {"config": self.cfg.to_dict(), "dataset": str(self.dataset_path),
                                                          "provenance": provenance(extra_packages=("torch", "torchani"))})
         while self.epoch < self.cfg.max_epochs and self.lr >= self.cfg.min_lr:
@@ -291,8 +287,8 @@ class Trainer:
             self.history.append(row)
             if val["val_energy_rmse"] < self.best:
                 self.best = val["val_energy_rmse"]
-                _atomic_torch_save(self._model_record(), self.out / "best.pt")
-            _atomic_torch_save(self.state(), last)
+                save_checkpoint(self._model_record(), self.out / "best.pt")
+            save_checkpoint(self.state(), last)
             import pandas as pd
 
             atomic_write_text(self.out / "log.csv", pd.DataFrame(self.history).to_csv(index=False))
@@ -306,12 +302,3 @@ class Trainer:
                    "config": self.cfg.to_dict(), "dataset": str(self.dataset_path), "device": str(self.device)}
         atomic_write_json(self.out / "final.json", summary)
         return summary
-
-
-def load_trained_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
-    """The ANI model stored in ``best.pt`` (or ``last.pt``) of a training run."""
-    record = torch.load(path, weights_only=False, map_location=device)
-    model = ANIModel(elements=record.get("elements") or (1, 6, 7, 8),
-                     dtype=torch.float64 if record["config"]["dtype"] == "float64" else torch.float32)
-    model.load_state_dict(record["model"])
-    return model.to(device).eval()

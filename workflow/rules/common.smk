@@ -3,109 +3,67 @@
 
 import json
 import shlex
+import sys
 from pathlib import Path
 
-import yaml
+# The phl of this checkout: the workflow validates its configuration with phl's own settings
+# classes (one declaration per setting), and jobs run this checkout's phl, also inside conda
+# environments (--sdm conda) that carry only its dependencies.
+sys.path.insert(0, str(workflow.basedir))
 
-# The phl of this checkout, also inside conda environments (--sdm conda) that carry only its
-# dependencies.
+from phl.errors import PHLError
+from phl.geometries.jobs import GeometrySettings
+from phl.geometries.reactions import reaction_ids, reaction_list_path
+from phl.labels import LabelSettings
+from phl.qm.method import Method
+from phl.registry import parse_run, run_names
+from phl.training.config import TrainConfig
+
 PHL = f"python -c 'import sys; sys.path.insert(0, {json.dumps(str(workflow.basedir))}); from phl.cli import main; sys.exit(main())'"
 CONDA_ENV = f"../../envs/{config['conda_env']}.yaml"  # phl (CPU) or phl-gpu, for --sdm conda
 
 
-def method_options(ref):
-    """Command-line options of the reference method from config['reference']."""
-    opts = [
-        f"--functional {ref['functional']!r}",
-        f"--basis {ref['basis']!r}",
-        f"--cartesian {ref['cartesian']}",
-        f"--charge {ref['charge']}",
-        f"--multiplicity {ref['multiplicity']}",
-        f"--grid {ref['grid'][0]},{ref['grid'][1]}",
-        f"--backend {ref['backend']}",
-        f"--hessian-mode {ref['hessian_mode']}",
-        f"--fd-step {ref['fd_step']}",
-        f"--max-cycle {ref['max_cycle']}",
-    ]
-    return " ".join(opts)
-
-
-def label_options(labels):
-    opts = [f"--hvp {labels['hvp']}", f"--probe {labels['probe']}", f"--seed {labels['seed']}"]
-    if labels["hessian"]:
-        opts.append("--hessian")
-    return " ".join(opts)
-
-
-def geometry_options(settings):
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(settings.items()))
-
-
-# ---- reactions ---------------------------------------------------------------------------------
-GEOMETRIES = config["geometries"]
-REACTIONS_FILE = (
-    str(Path(workflow.basedir) / "phl" / "data" / "reactions.yaml")
-    if GEOMETRIES["reactions"] == "builtin"
-    else GEOMETRIES["reactions"]
-)
-
-
-def reaction_ids():
-    """Ids of the reaction list (each reaction is checked by its own jobs: a bad one is reported
-    in results/geometries/summary.csv and skipped)."""
+def checked(name, build):
+    """A config section built by phl's settings class; a bad key or value stops the workflow at
+    once, with the section named."""
     try:
-        entries = yaml.safe_load(Path(REACTIONS_FILE).read_text())["reactions"]
-        ids = [e["id"] for e in entries]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise ValueError(f"geometries.reactions: cannot read reaction ids from {REACTIONS_FILE}: {exc}")
-    if len(set(ids)) != len(ids) or not all(isinstance(i, str) for i in ids):
-        raise ValueError(f"{REACTIONS_FILE}: reaction ids must be unique strings")
-    return ids
+        return build()
+    except PHLError as exc:
+        raise ValueError(f"config {name}: {exc}") from None
 
 
-GENERATE = config["data"]["source"] == "generate"
-REACTIONS = reaction_ids() if GENERATE else []
-
-# ---- training runs -------------------------------------------------------------------------------
+# ---- settings sections: each validated by the class that declares it ---------------------------
+METHOD = checked("reference", lambda: Method.from_dict(config["reference"]))
+GEOMETRIES = config["geometries"]
+GEOMETRY_SETTINGS = checked("geometries.settings", lambda: GeometrySettings.from_dict(GEOMETRIES["settings"]))
+LABELS = checked("labels", lambda: LabelSettings.from_dict(config["labels"]))
 TRAINING = config["training"]
 
 
-def run_names():
-    names = []
-    for regime in TRAINING["regimes"]:
-        if regime.startswith("hvp"):
-            names += [f"{regime}-{p}" for p in TRAINING["probes"]]
-        else:
-            names.append(regime)
-    return names
-
-
-RUNS = run_names()
-SEEDS = TRAINING["seeds"]
-
-
 def check_training_settings(settings):
-    """Unknown training keys fail at once, with their name (when phl is importable here)."""
-    try:
-        from phl.training.config import TrainConfig
-    except ImportError:
-        return
-    from phl.options import check_known_keys
-
-    check_known_keys(TrainConfig, settings, "training.settings")
     bad = sorted(set(settings) & {"regime", "probes", "seed"})
     if bad:
-        raise ValueError(f"training.settings: {', '.join(bad)} are set by training.regimes/probes/seeds")
+        raise ValueError(f"config training.settings: {', '.join(bad)} are set by training.regimes/probes/seeds")
+    checked("training.settings", lambda: TrainConfig.from_dict(settings))
 
 
 check_training_settings(TRAINING["settings"])
 
+# ---- reactions ---------------------------------------------------------------------------------
+REACTIONS_FILE = str(reaction_list_path(GEOMETRIES["reactions"]))
+GENERATE = config["data"]["source"] == "generate"
+# ids only: each reaction is checked by its own jobs, and a bad one is reported in
+# results/geometries/summary.csv and skipped
+REACTIONS = checked("geometries.reactions", lambda: reaction_ids(REACTIONS_FILE)) if GENERATE else []
+
+# ---- training runs -------------------------------------------------------------------------------
+RUNS = checked("training", lambda: run_names(TRAINING["regimes"], TRAINING["probes"]))
+SEEDS = TRAINING["seeds"]
+
 
 def run_options(run, seed):
-    regime = next(r for r in ("hvp-onehot", "hvp-random", "ef", "efh") if run == r or run.startswith(f"{r}-"))
-    opts = f"--regime {regime} --seed {seed}"
-    if regime.startswith("hvp"):
-        opts += f" --probes {run[len(regime) + 1:]}"
+    r = parse_run(run)
+    opts = f"--regime {r.regime} --seed {seed}" + (f" --probes {r.probes}" if r.probes else "")
     return f"{opts} --settings {shlex.quote(json.dumps(TRAINING['settings']))}"
 
 

@@ -19,8 +19,8 @@ rule geometry_minimum:
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
-        method=method_options(config["reference"]),
-        settings=geometry_options(GEOMETRIES["settings"]),
+        method=METHOD.to_cli(),
+        settings=GEOMETRY_SETTINGS.to_cli(),
     threads: 1
     conda:
         CONDA_ENV
@@ -43,8 +43,8 @@ rule geometry_ts:
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
-        method=method_options(config["reference"]),
-        settings=geometry_options(GEOMETRIES["settings"]),
+        method=METHOD.to_cli(),
+        settings=GEOMETRY_SETTINGS.to_cli(),
     threads: 1
     conda:
         CONDA_ENV
@@ -69,8 +69,8 @@ rule geometry_irc:
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
-        method=method_options(config["reference"]),
-        settings=geometry_options(GEOMETRIES["settings"]),
+        method=METHOD.to_cli(),
+        settings=GEOMETRY_SETTINGS.to_cli(),
     threads: 1
     conda:
         CONDA_ENV
@@ -93,8 +93,8 @@ rule geometry_nms:
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
-        method=method_options(config["reference"]),
-        settings=geometry_options(GEOMETRIES["settings"]),
+        method=METHOD.to_cli(),
+        settings=GEOMETRY_SETTINGS.to_cli(),
     threads: 1
     conda:
         CONDA_ENV

@@ -11,8 +11,8 @@ rule label_structure:
         "logs/labels/{reaction}/{index}.log",
     params:
         phl=PHL,
-        method=method_options(config["reference"]),
-        labels=label_options(config["labels"]),
+        method=METHOD.to_cli(),
+        labels=LABELS.to_cli(),
     threads: 1
     conda:
         CONDA_ENV
@@ -33,8 +33,8 @@ rule reference_label:
         "logs/labels/molecules/{molecule}.log",
     params:
         phl=PHL,
-        method=method_options(config["reference"]),
-        labels=label_options(config["labels"]),
+        method=METHOD.to_cli(),
+        labels=LABELS.to_cli(),
     threads: 2
     conda:
         CONDA_ENV

@@ -1,29 +1,21 @@
-"""The paper's ANI model, built from TorchANI parts (DESIGN.md §4), behind a small interface.
-
-Any PyTorch module with ``forward(species, coordinates) -> energies`` can be trained by phl:
-``species`` (B, N) atomic numbers with −1 on padded atoms, ``coordinates`` (B, N, 3) in Å
-(requires_grad is set by the trainer), energies (B,) in Eh, differentiable twice with respect to
-the coordinates (forces and HVPs come from autograd). :class:`ANIModel` is that for the paper's
-ANI-1x AEV (384 features for H, C, N, O) and per-element 384→256→64→256→1 CELU(0.1) networks.
+"""The paper's ANI model, built from TorchANI parts (docs/training.md), as a
+:class:`phl.models.interface.EnergyModel`: the ANI-1x AEV (384 features for H, C, N, O) and
+per-element 384→256→64→256→1 CELU(0.1) networks, plus fixed per-element self energies (Eh).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
-from phl.errors import InputError
+from phl.models.interface import element_indices, element_lookup
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
 
 ELEMENTS: tuple[int, ...] = (1, 6, 7, 8)  # H, C, N, O
-
-
-class EnergyModel(Protocol):
-    def __call__(self, species: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor: ...
 
 
 def _network(n_in: int, hidden: Sequence[int], alpha: float) -> nn.Sequential:
@@ -46,23 +38,20 @@ class ANIModel(nn.Module):
 
         self.elements = tuple(int(z) for z in elements)
         self.aev = AEVComputer.like_1x(num_species=len(self.elements))
-        z_to_index = torch.full((119,), -1, dtype=torch.long)
-        z_to_index[list(self.elements)] = torch.arange(len(self.elements))
-        self.register_buffer("z_to_index", z_to_index)
+        self.register_buffer("z_to_index", element_lookup(self.elements))
         n_aev = self.aev(torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 1, 3)).shape[-1]
         self.networks = nn.ModuleList(_network(n_aev, hidden, celu_alpha) for _ in self.elements)
         se = torch.zeros(len(self.elements)) if self_energies is None else torch.as_tensor(self_energies)
         self.register_buffer("self_energies", se.to(dtype))
         self.to(dtype)
 
+    def set_self_energies(self, energies: torch.Tensor) -> None:
+        """Per-element energies (Eh, in the order of ``elements``) added to every atom."""
+        self.self_energies.copy_(torch.as_tensor(energies, dtype=self.self_energies.dtype))
+
     def element_indices(self, species: torch.Tensor) -> torch.Tensor:
         """Atomic numbers (−1 padding) → network indices (−1 padding); unknown elements raise."""
-        idx = torch.where(species >= 0, self.z_to_index[species.clamp(min=0, max=118)], torch.full_like(species, -1))
-        unknown = (species >= 0) & (idx < 0)
-        if bool(unknown.any()):
-            bad = sorted(set(species[unknown].tolist()))
-            raise InputError(f"the model covers elements {list(self.elements)}, not {bad}")
-        return idx
+        return element_indices(self.z_to_index, species, self.elements)
 
     def forward(self, species: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
         idx = self.element_indices(species)

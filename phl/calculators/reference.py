@@ -1,7 +1,4 @@
-"""ASE calculator over the reference engine, so geometry tools use exactly the reference method.
-
-Energy in eV and forces in eV/Å as ASE expects; :meth:`ReferenceCalculator.get_hessian` returns
-the Cartesian Hessian in eV/Å², the form Sella's ``hessian_function`` takes::
+"""ASE calculator over the reference engine, so geometry tools use exactly the reference method::
 
     calc = ReferenceCalculator(Method(basis="6-31G(d)"))
     atoms.calc = calc
@@ -17,18 +14,17 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import all_changes
 from numpy.typing import NDArray
 
-from phl.qm.engine import ReferenceEngine
+from phl.calculators.base import HessianCalculator
+from phl.qm.engine import ReferenceEngine, ReferenceResult
 from phl.qm.method import Method
 from phl.units import HARTREE_TO_EV
 
 
-class ReferenceCalculator(Calculator):
+class ReferenceCalculator(HessianCalculator):
     """ωB97X-D (or another :class:`Method`) through PySCF/gpu4pyscf, with dispersion."""
-
-    implemented_properties = ["energy", "free_energy", "forces"]
 
     def __init__(self, method: Method | None = None, engine: ReferenceEngine | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -41,9 +37,9 @@ class ReferenceCalculator(Calculator):
             return self._restart[1]
         return None
 
-    def _run(self, atoms: Atoms, **kwargs: Any):
+    def _run(self, atoms: Atoms, **kwargs: Any) -> ReferenceResult:
         result = self.engine.compute(atoms, dm0=self._dm0(atoms), **kwargs)
-        self._restart = (tuple(atoms.get_chemical_symbols()), self.engine.last_dm)
+        self._restart = (tuple(atoms.get_chemical_symbols()), result.density)
         self.n_scf += 1
         return result
 
@@ -53,12 +49,6 @@ class ReferenceCalculator(Calculator):
         self.results["energy"] = self.results["free_energy"] = result.energy * HARTREE_TO_EV
         self.results["forces"] = result.forces * HARTREE_TO_EV
 
-    def get_hessian(self, atoms: Atoms | None = None) -> NDArray[np.float64]:
-        """Cartesian Hessian (3N, 3N) in eV/Å² at ``atoms`` (or the last atoms)."""
-        atoms = atoms if atoms is not None else self.atoms
-        result = self._run(atoms, forces=False, hessian=True)
-        return result.hessian * HARTREE_TO_EV
-
-    def hessian_function(self, atoms: Atoms) -> NDArray[np.float64]:
-        """For Sella's ``hessian_function`` argument."""
-        return self.get_hessian(atoms)
+    def hessian(self, atoms: Atoms) -> NDArray[np.float64]:
+        """Cartesian Hessian (3N, 3N) in Eh/Å² at ``atoms``."""
+        return self._run(atoms, forces=False, hessian=True).hessian

@@ -1,0 +1,5 @@
+import sys
+
+from phl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,127 @@
+"""``phl compute``, ``phl optimize`` and ``phl summarize``: reference calculations of single
+geometries and the table of label files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from phl.errors import InputError
+from phl.labels import LabelSettings
+from phl.qm.method import Method
+
+
+def add_method_options(p: argparse.ArgumentParser) -> None:
+    """Every field of :class:`phl.qm.method.Method`, for each command that runs the reference."""
+    Method.add_arguments(p.add_argument_group("level of theory (default: Gaussian 16 wB97XD/6-31G(d), UltraFine grid)"))
+
+
+def cmd_compute(args: argparse.Namespace) -> int:
+    from phl.io.atomic import atomic_write_json
+    from phl.io.xyz import read_xyz
+    from phl.probes import draw_probes
+    from phl.qm.engine import ReferenceEngine
+
+    labels = LabelSettings.from_args(args)
+    method = Method.from_args(args)
+    meta: dict = {}
+    if args.index is not None:
+        from phl.geometries.jobs import read_structure
+
+        atoms, meta = read_structure(args.geometry, args.index)
+    else:
+        atoms = read_xyz(args.geometry)
+    engine = ReferenceEngine(method, progress=not args.quiet)
+    probes = draw_probes(np.random.default_rng(labels.seed), len(atoms), labels.hvp, labels.probe) if labels.hvp else None
+    result = engine.compute(atoms, forces=True, hessian=labels.hessian, probes=probes, where=str(args.geometry))
+    data = result.to_dict(engine.method, engine.backend)
+    data.update(meta)
+    data["provenance"].update(input=str(args.geometry), index=args.index,
+                              probe_kind=labels.probe if labels.hvp else None, seed=labels.seed)
+    if args.json:
+        atomic_write_json(args.json, data)
+    if not args.quiet:
+        f = np.asarray(data["forces"])
+        print(f"{args.geometry}: E = {data['energy']:.10f} Eh (dispersion {data['dispersion_energy']:.10f} Eh), "
+              f"max |F| = {np.abs(f).max():.6f} Eh/Å, {engine.backend}, "
+              f"{sum(result.timings.values()):.1f} s" + (f" -> {args.json}" if args.json else ""))
+    if not args.json:
+        json.dump(data, sys.stdout, indent=1)
+        print()
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    import warnings
+
+    from phl.calculators import ReferenceCalculator
+    from phl.geometries.pathways import minimize
+    from phl.io.atomic import atomic_write_json
+    from phl.io.xyz import read_xyz
+    from phl.provenance import provenance
+    from phl.qm.vibrations import IMAGINARY_THRESHOLD_CM1
+
+    if not args.fmax > 0 or args.steps < 1:
+        raise InputError(f"--fmax must be positive and --steps at least 1, got {args.fmax} and {args.steps}")
+    atoms = read_xyz(args.geometry)
+    calc = ReferenceCalculator(Method.from_args(args))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        point = minimize(atoms, calc, fmax=args.fmax, steps=args.steps)
+    data = {
+        "energy": point.energy, "converged": point.converged, "steps": point.steps,
+        "n_imaginary": point.n_imaginary, "frequencies_cm1": point.vibrations.frequencies.tolist(),
+        "symbols": point.atoms.get_chemical_symbols(), "positions": point.atoms.get_positions().tolist(),
+        "units": {"energy": "Eh", "positions": "Angstrom", "fmax": "eV/Angstrom"},
+        "method": calc.engine.method.to_dict(),
+        "provenance": provenance(extra_packages=("sella",), input=str(args.geometry), fmax=args.fmax,
+                                 imaginary_threshold_cm1=IMAGINARY_THRESHOLD_CM1, backend=calc.engine.backend,
+                                 hessian_mode=calc.engine.hessian_mode, scf_calls=calc.n_scf),
+    }
+    if args.json:
+        atomic_write_json(args.json, data)
+    print(f"{args.geometry}: E = {point.energy:.10f} Eh, converged {point.converged} in {point.steps} steps, "
+          f"{point.n_imaginary} imaginary mode(s)" + (f" -> {args.json}" if args.json else ""))
+    return 0 if point.converged else 1
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from phl.labels import label_files, summarize_labels
+
+    summarize_labels(label_files(args.labels, args.allow_empty), Path(args.out))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("compute", help="energy, forces, Hessian and reference HVPs of one geometry",
+                       description="Reference calculation at wB97X-D/6-31G(d) (Gaussian-exact) by default. "
+                                   "Units: Eh, Eh/Å, Eh/Å².")
+    p.add_argument("geometry", help="XYZ file (Å), or a structures.json of 'phl reaction collect' with --index")
+    p.add_argument("--index", type=int, help="structure number in a structures.json (its name, category and reaction "
+                                             "are copied into the label)")
+    add_method_options(p)
+    LabelSettings.add_arguments(p.add_argument_group("what the label holds"))
+    p.add_argument("--json", metavar="OUT", help="write the result as JSON (atomically); else print it")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary line")
+    p.set_defaults(func=cmd_compute)
+
+    p = sub.add_parser("optimize", help="minimise a geometry at the reference level (Sella, exact Hessian)",
+                       description="Minimise with Sella (internal coordinates, reference Hessian), then count imaginary "
+                                   "modes. Exit status 1 if not converged.")
+    p.add_argument("geometry", help="XYZ file (Å)")
+    add_method_options(p)
+    p.add_argument("--fmax", type=float, default=0.01, help="force convergence in eV/Å (default %(default)s)")
+    p.add_argument("--steps", type=int, default=200, help="maximum optimisation steps (default %(default)s)")
+    p.add_argument("--json", metavar="OUT", help="write energy, converged, n_imaginary, frequencies and the geometry")
+    p.set_defaults(func=cmd_optimize)
+
+    p = sub.add_parser("summarize", help="table (CSV) of reference label files")
+    p.add_argument("labels", nargs="*", help="JSON files written by 'phl compute --json', or folders of them")
+    p.add_argument("--allow-empty", action="store_true", help="write a table without rows when there is no label")
+    p.add_argument("--out", required=True, help="CSV file to write")
+    p.set_defaults(func=cmd_summarize)

@@ -1,0 +1,87 @@
+"""``phl evaluate``, ``phl ts-search`` and ``phl results``: accuracy of trained models, TS
+searches with their Hessians, and the tables and figures over all runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from phl.errors import InputError
+
+
+def checkpoint_of(run: str) -> Path:
+    """best.pt of a training run folder, or the checkpoint file given."""
+    path = Path(run)
+    checkpoint = path / "best.pt" if path.is_dir() else path
+    if not checkpoint.is_file():
+        raise InputError(f"{checkpoint}: no trained model (best.pt of a 'phl train' run)")
+    return checkpoint
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from phl.io.atomic import atomic_write_text
+    from phl.models import load_model
+    from phl.results.evaluate import evaluate_model, group_summaries
+
+    model = load_model(checkpoint_of(args.run), args.device)
+    rows = evaluate_model(model, args.dataset, split=args.split, parts=tuple(args.parts))
+    atomic_write_text(args.out, rows.to_csv(index=False))
+    print(group_summaries(rows))
+    return 0
+
+
+def cmd_ts_search(args: argparse.Namespace) -> int:
+    from phl.geometries.reactions import reaction_list_path
+    from phl.io.atomic import atomic_write_text
+    from phl.results.ts_search import search_all
+
+    table = search_all(checkpoint_of(args.run), reaction_list_path(args.reactions), args.geometries)
+    atomic_write_text(args.out, table.to_csv(index=False))
+    print(table.drop(columns=["note"]).to_string(index=False) if len(table) else "no reaction with a reference TS")
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    runs, seeds = args.runs, args.seeds
+    if args.what == "tables":
+        from phl.results.tables import write_tables
+
+        tables = write_tables(args.evaluations, args.training, runs, seeds, args.out_dir, ts_dir=args.ts_search)
+        print(f"{args.out_dir}: " + ", ".join(f"{k} ({len(v)} rows)" for k, v in tables.items()))
+    else:
+        from phl.results.figures import write_figures
+
+        paths = write_figures(args.evaluations, args.training, runs, seeds, args.out_dir, args.reference_summary,
+                              dpi=args.dpi)
+        print(f"{args.out_dir}: {len(paths)} figure files")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("evaluate", help="per-structure errors of a trained model on the test split and held-out data")
+    p.add_argument("run", help="training run folder (its best.pt) or a checkpoint file")
+    p.add_argument("dataset", help="phl data set with the split used in training")
+    p.add_argument("--out", required=True, help="CSV of per-structure errors")
+    p.add_argument("--split", default="paper")
+    p.add_argument("--parts", nargs="+", default=["test", "heldout"], choices=("train", "val", "test", "heldout"))
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("ts-search", help="TS search with a trained model's own Hessian against the reference TSs",
+                       description="Sella (order 1) on the model from each reaction's TS guess; success (one "
+                                   "imaginary mode), RMSD to the reference TS and barrier error per reaction.")
+    p.add_argument("run", help="training run folder (its best.pt) or a checkpoint file")
+    p.add_argument("--reactions", default="builtin", help="reaction list (YAML) or 'builtin'")
+    p.add_argument("--geometries", required=True, help="folder with REACTION/{reactant,product,ts,structures}.json")
+    p.add_argument("--out", required=True, help="CSV, one row per reaction")
+    p.set_defaults(func=cmd_ts_search)
+    p = sub.add_parser("results", help="tables (CSV, Markdown) and figures (PNG, PDF) over all runs")
+    p.add_argument("what", choices=("tables", "figures"))
+    p.add_argument("--evaluations", required=True, help="folder with RUN/seedS.csv from 'phl evaluate'")
+    p.add_argument("--training", required=True, help="folder with RUN/seedS/log.csv from 'phl train'")
+    p.add_argument("--runs", nargs="+", required=True, help="run names: ef, efh, hvp-onehot-randomized, ...")
+    p.add_argument("--seeds", nargs="+", type=int, required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--reference-summary", help="figures: CSV of 'phl summarize' for the reference-cost figure")
+    p.add_argument("--dpi", type=int, default=150, help="figures: PNG resolution (default %(default)s)")
+    p.add_argument("--ts-search", help="tables: folder with RUN/seedS.csv from 'phl ts-search'")
+    p.set_defaults(func=cmd_results)

@@ -1,0 +1,138 @@
+"""Reference labels: what a label holds (:class:`LabelSettings`), the label record that
+``phl compute --json`` writes (:class:`Label`, read back with :func:`read_label`), and the table of
+label files (:func:`summarize_labels`, ``phl summarize``).
+
+A label's probes are called ``probes`` everywhere (labels, data sets, training); label files
+written before this name was unified used ``hvp_probes`` and are read the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from phl.errors import InputError
+from phl.io.atomic import atomic_write_text
+from phl.settings import Settings, setting
+
+ProbeKind = Literal["gaussian", "rademacher", "onehot"]
+
+
+@dataclass(frozen=True)
+class LabelSettings(Settings):
+    """What each reference label holds besides energy and forces (``phl compute`` options and the
+    workflow's ``labels`` section)."""
+
+    what: ClassVar[str] = "labels"
+
+    hessian: bool = setting(False, "also compute the Cartesian Hessian (Eh/Å²)")
+    hvp: int = setting(0, "reference Hessian-vector products by finite differences of gradients (no Hessian)")
+    probe: ProbeKind = setting("gaussian", "probe distribution of the reference HVPs")
+    seed: int = setting(0, "seed of the probe draw")
+
+    def __post_init__(self) -> None:
+        if self.hvp < 0:
+            raise InputError(f"hvp (--hvp) must be >= 0, got {self.hvp}")
+
+
+@dataclass
+class Label:
+    """A reference label as stored in JSON (storage units: Eh, Å, Eh/Å, Eh/Å²)."""
+
+    symbols: list[str]
+    positions: NDArray[np.float64]
+    energy: float
+    forces: NDArray[np.float64]
+    dispersion_energy: float = 0.0
+    hessian: NDArray[np.float64] | None = None
+    probes: NDArray[np.float64] | None = None
+    hvps: NDArray[np.float64] | None = None
+    name: str | None = None
+    category: str | None = None
+    reaction: str | None = None
+    units: dict[str, str] = field(default_factory=dict)
+    method: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    ARRAYS: ClassVar[tuple[str, ...]] = ("positions", "forces", "hessian", "probes", "hvps")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "label") -> "Label":
+        if not isinstance(data, dict):
+            raise InputError(f"{where}: not a label record")
+        data = dict(data)
+        if "hvp_probes" in data:  # the name used before probes had one name
+            data["probes"] = data.pop("hvp_probes")
+        for key in ("symbols", "positions", "energy", "forces"):
+            if key not in data:
+                raise InputError(f"{where}: missing required key {key!r}")
+        known = {f for f in cls.__dataclass_fields__ if f != "ARRAYS"}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in cls.ARRAYS:
+            if values.get(key) is not None:
+                values[key] = np.asarray(values[key], dtype=np.float64)
+        values["energy"] = float(values["energy"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in self.__dataclass_fields__:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            out[key] = value.tolist() if isinstance(value, np.ndarray) else value
+        return out
+
+
+def read_label(path: str | Path) -> Label:
+    """The label JSON written by ``phl compute --json``, with its required keys checked."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable label file: {exc}") from None
+    return Label.from_dict(data, str(path))
+
+
+def label_files(paths: list[str], allow_empty: bool = False) -> list[Path]:
+    """Label files given directly or as directories (searched recursively for *.json)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files.extend(sorted(p.rglob("*.json")) if p.is_dir() else [p])
+    if not files and not allow_empty:
+        raise InputError(f"no label files in {', '.join(paths)}")
+    return files
+
+
+def summarize_labels(paths: list[Path], out: Path) -> list[dict]:
+    """One CSV row per reference label file: size, energies, force scale, what was computed, times."""
+    import pandas as pd
+    from ase import Atoms
+
+    rows = []
+    for path in paths:
+        label = read_label(path)
+        prov = label.provenance
+        walls = prov.get("wall_seconds", {})
+        rows.append({
+            "name": f"{label.reaction}/{label.name}" if label.reaction is not None and label.name is not None
+            else path.stem,
+            "category": label.category or "",
+            "natoms": len(label.symbols),
+            "formula": Atoms(label.symbols).get_chemical_formula(),
+            "energy_eh": label.energy,
+            "dispersion_eh": label.dispersion_energy,
+            "max_abs_force_eh_per_a": float(np.abs(label.forces).max()),
+            "hessian": label.hessian is not None,
+            "n_hvp": 0 if label.hvps is None else len(label.hvps),
+            "hessian_mode": prov.get("hessian_mode"),
+            "backend": prov.get("backend"),
+            **{f"seconds_{k}": round(v, 3) for k, v in walls.items()},
+        })
+    atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
+    return rows
