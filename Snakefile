@@ -27,8 +27,8 @@ include: "workflow/rules/results.smk"
 
 
 rule all:
+    default_target: True
     input:
         expand("results/tables/{table}.csv", table=TABLES),
         expand("results/figures/{figure}.png", figure=FIGURES),
         ["results/geometries/summary.csv", "results/reference_summary.csv"] if GENERATE else [],
-    default_target: True

@@ -24,8 +24,8 @@ import torch
 from phl.dataset import Dataset, DatasetWriter
 from phl.dataset.batching import BatchLoader
 from phl.dataset.synthetic import synthetic_structures
-from phl.models.ani import ANIModel
 from phl.io.atomic import atomic_write_text
+from phl.models.ani import ANIModel
 
 
 def ef_step_seconds(batch, repeats: int = 3) -> float:
@@ -67,7 +67,10 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         with DatasetWriter(path) as w:
             w.add_many(synthetic_structures(n, seed=0, median_atoms=14, max_atoms=22))
-        print(f"wrote {n} structures ({path.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        print(
+            f"wrote {n} structures ({path.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+        )
     rows = []
     with Dataset(path) as ds:
         t0 = time.perf_counter()
@@ -82,11 +85,18 @@ def main(argv=None) -> int:
             loader.make_batch(chunks[0])  # warm up
             t0 = time.perf_counter()
             for idx in chunks:
-                batch = loader.make_batch(idx)
+                loader.make_batch(idx)
             per_batch = (time.perf_counter() - t0) / len(chunks)
-            rows.append({"mode": mode, "structures": len(ds), "median_atoms": median_atoms,
-                         "batch_size": args.batch_size, "seconds_per_batch": per_batch,
-                         "batches_per_second": 1.0 / per_batch})
+            rows.append(
+                {
+                    "mode": mode,
+                    "structures": len(ds),
+                    "median_atoms": median_atoms,
+                    "batch_size": args.batch_size,
+                    "seconds_per_batch": per_batch,
+                    "batches_per_second": 1.0 / per_batch,
+                }
+            )
         step = ef_step_seconds(loader.make_batch(chunks[0]))
     df = pd.DataFrame(rows)
     df["ef_step_seconds"] = step

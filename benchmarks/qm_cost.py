@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from ase.build import molecule
 
-from phl.probes import draw_probes
 from phl.io.atomic import atomic_write_text
+from phl.probes import draw_probes
 from phl.provenance import package_versions
 from phl.qm.engine import ReferenceEngine
 from phl.qm.method import Method
@@ -70,8 +70,13 @@ def plot(df, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = {"energy": "energy", "forces": "energy + forces", "hvp": "one FD-HVP (2 gradients)",
-              "hessian": "analytic Hessian", "hessian_fd": "FD Hessian (6N gradients)"}
+    labels = {
+        "energy": "energy",
+        "forces": "energy + forces",
+        "hvp": "one FD-HVP (2 gradients)",
+        "hessian": "analytic Hessian",
+        "hessian_fd": "FD Hessian (6N gradients)",
+    }
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     for task, group in df.groupby("task", sort=False):
         g = group.sort_values("natoms")

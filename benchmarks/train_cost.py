@@ -72,11 +72,21 @@ def worker(regime: str, data: str, batch_size: int, epochs: int) -> None:
         steady = trainer.history[1:] or trainer.history
         with Dataset(data) as ds:
             natoms = float(np.mean(ds.columns["n_atoms"][ds.indices("all", "train")]))
-        print(json.dumps({"regime": regime, "natoms": natoms, "structures": len(trainer.train_idx),
-                          "sec_per_epoch": float(np.mean([r["seconds"] for r in steady])),
-                          "first_epoch_sec": trainer.history[0]["seconds"], "epochs": len(trainer.history),
-                          "peak_mem_mb": max(r["peak_mem_mb"] for r in trainer.history),
-                          "device": summary["device"], **count_work(trainer)}))
+        print(
+            json.dumps(
+                {
+                    "regime": regime,
+                    "natoms": natoms,
+                    "structures": len(trainer.train_idx),
+                    "sec_per_epoch": float(np.mean([r["seconds"] for r in steady])),
+                    "first_epoch_sec": trainer.history[0]["seconds"],
+                    "epochs": len(trainer.history),
+                    "peak_mem_mb": max(r["peak_mem_mb"] for r in trainer.history),
+                    "device": summary["device"],
+                    **count_work(trainer),
+                }
+            )
+        )
 
 
 def make_data(path: Path, size: int, n_train: int) -> None:
@@ -120,16 +130,31 @@ def main(argv=None) -> int:
             data = Path(tmp) / f"size{size}.h5"
             make_data(data, size, batches * args.batch_size)
             for regime in args.regimes:
-                proc = subprocess.run([sys.executable, __file__, "--worker", regime, str(data), "--batch-size", str(args.batch_size),
-                                       "--epochs", str(args.epochs)],
-                                      capture_output=True, text=True)
+                proc = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--worker",
+                        regime,
+                        str(data),
+                        "--batch-size",
+                        str(args.batch_size),
+                        "--epochs",
+                        str(args.epochs),
+                    ],
+                    capture_output=True,
+                    text=True,
+                )
                 if proc.returncode:
                     print(proc.stderr, file=sys.stderr)
                     return proc.returncode
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
                 rows.append(row)
-                print(f"  size {size:3d}  {regime:11s} {row['sec_per_epoch']:8.2f} s/epoch  {row['peak_mem_mb']:8.0f} MB",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  size {size:3d}  {regime:11s} {row['sec_per_epoch']:8.2f} s/epoch  {row['peak_mem_mb']:8.0f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
     df = pd.DataFrame(rows)
     df["size"] = [s for s in sizes for _ in args.regimes]
     wide = df.pivot(index="size", columns="regime", values="sec_per_epoch")

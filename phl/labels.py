@@ -62,7 +62,7 @@ class Label:
     ARRAYS: ClassVar[tuple[str, ...]] = ("positions", "forces", "hessian", "probes", "hvps")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "label") -> "Label":
+    def from_dict(cls, data: dict[str, Any], where: str = "label") -> Label:
         if not isinstance(data, dict):
             raise InputError(f"{where}: not a label record")
         data = dict(data)
@@ -119,20 +119,23 @@ def summarize_labels(paths: list[Path], out: Path) -> list[dict]:
         label = read_label(path)
         prov = label.provenance
         walls = prov.get("wall_seconds", {})
-        rows.append({
-            "name": f"{label.reaction}/{label.name}" if label.reaction is not None and label.name is not None
-            else path.stem,
-            "category": label.category or "",
-            "natoms": len(label.symbols),
-            "formula": Atoms(label.symbols).get_chemical_formula(),
-            "energy_eh": label.energy,
-            "dispersion_eh": label.dispersion_energy,
-            "max_abs_force_eh_per_a": float(np.abs(label.forces).max()),
-            "hessian": label.hessian is not None,
-            "n_hvp": 0 if label.hvps is None else len(label.hvps),
-            "hessian_mode": prov.get("hessian_mode"),
-            "backend": prov.get("backend"),
-            **{f"seconds_{k}": round(v, 3) for k, v in walls.items()},
-        })
+        rows.append(
+            {
+                "name": f"{label.reaction}/{label.name}"
+                if label.reaction is not None and label.name is not None
+                else path.stem,
+                "category": label.category or "",
+                "natoms": len(label.symbols),
+                "formula": Atoms(label.symbols).get_chemical_formula(),
+                "energy_eh": label.energy,
+                "dispersion_eh": label.dispersion_energy,
+                "max_abs_force_eh_per_a": float(np.abs(label.forces).max()),
+                "hessian": label.hessian is not None,
+                "n_hvp": 0 if label.hvps is None else len(label.hvps),
+                "hessian_mode": prov.get("hessian_mode"),
+                "backend": prov.get("backend"),
+                **{f"seconds_{k}": round(v, 3) for k, v in walls.items()},
+            }
+        )
     atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
     return rows

@@ -38,15 +38,23 @@ def draw_probes(rng: np.random.Generator, n_atoms: int, k: int, kind: str = "gau
     return v.reshape(k, n_atoms, 3)
 
 
-def fixed_probes(seed: int, structure_index: int, n_atoms: int, k: int = 1, kind: str = "gaussian") -> NDArray[np.float64]:
+def fixed_probes(
+    seed: int, structure_index: int, n_atoms: int, k: int = 1, kind: str = "gaussian"
+) -> NDArray[np.float64]:
     """The probes of one structure for the "fixed" regime: a function of (seed, structure index)
     only, so identical across epochs, runs, batch compositions and data-loader orders."""
     return draw_probes(np.random.default_rng([int(seed), int(structure_index)]), n_atoms, k, kind)
 
 
-def draw_probes_torch(n_atoms: torch.Tensor, n_max: int, k: int, kind: str,
-                      generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
-                      device: torch.device | str = "cpu") -> torch.Tensor:
+def draw_probes_torch(
+    n_atoms: torch.Tensor,
+    n_max: int,
+    k: int,
+    kind: str,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """(B, K, n_max, 3) probes for a padded batch, zero on padded atoms, with E[v vᵀ] = I on the
     real 3N_i components (the same three kinds as :func:`draw_probes`)."""
     import torch
@@ -55,7 +63,7 @@ def draw_probes_torch(n_atoms: torch.Tensor, n_max: int, k: int, kind: str,
         raise InputError(f"unknown probe kind {kind!r}; choose one of {', '.join(PROBE_KINDS)}")
     dtype = dtype or torch.float64
     b = len(n_atoms)
-    mask = (torch.arange(n_max, device=device)[None, :] < n_atoms.to(device)[:, None])  # (B, N)
+    mask = torch.arange(n_max, device=device)[None, :] < n_atoms.to(device)[:, None]  # (B, N)
     mask = mask[:, None, :, None].expand(b, k, n_max, 3)
     if kind == "gaussian":
         v = torch.randn((b, k, n_max, 3), generator=generator, dtype=dtype, device=device)

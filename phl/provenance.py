@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import platform
 import socket
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any, Iterable
+from typing import Any
 
 _DEFAULT_PACKAGES = ("phl", "pyscf", "numpy", "scipy", "ase")
 
@@ -29,6 +30,6 @@ def provenance(extra_packages: Iterable[str] = (), **fields: Any) -> dict[str, A
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         **fields,
     }

@@ -64,7 +64,9 @@ def parse_run(name: str) -> Run:
 
 def run_names(regimes: list[str], probe_modes: list[str]) -> list[str]:
     """The runs of a study: every HVP regime with every probe mode, E-F and E-F-H once."""
-    for value, known, what in [(r, REGIMES, "regime") for r in regimes] + [(m, PROBE_MODES, "probe mode") for m in probe_modes]:
+    for value, known, what in [(r, REGIMES, "regime") for r in regimes] + [
+        (m, PROBE_MODES, "probe mode") for m in probe_modes
+    ]:
         if value not in known:
             raise InputError(f"unknown {what} {value!r}; known: {', '.join(known)}")
     return [run_name(r, p) for r in regimes for p in (probe_modes if uses_hvp(r) else [None])]

@@ -17,18 +17,25 @@ import json
 import shlex
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, fields
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from phl.errors import InputError
 
 S = TypeVar("S", bound="Settings")
 
 
-def setting(default: Any = MISSING, help: str = "", *, parse: Callable[[str], Any] | None = None,
-            format: Callable[[Any], str] | None = None, cli: bool = True,
-            default_factory: Any = MISSING) -> Any:
+def setting(
+    default: Any = MISSING,
+    help: str = "",
+    *,
+    parse: Callable[[str], Any] | None = None,
+    format: Callable[[Any], str] | None = None,
+    cli: bool = True,
+    default_factory: Any = MISSING,
+) -> Any:
     """A dataclass field with its help text and optional text reading/writing."""
     meta = {"help": help, "parse": parse, "format": format, "cli": cli}
     if default_factory is not MISSING:
@@ -48,7 +55,7 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) < len(typing.get_args(tp)):
-            return True, args[0] if len(args) == 1 else typing.Union[tuple(args)]
+            return True, args[0] if len(args) == 1 else typing.Union[tuple(args)]  # noqa: UP007
     return False, tp
 
 
@@ -262,8 +269,9 @@ def parse_settings_json(text: str, what: str = "--settings") -> dict[str, Any]:
     return data
 
 
-def layered(cls: type[S], file: str | Path | None = None, json_text: str | None = None,
-            given: dict[str, Any] | None = None) -> S:
+def layered(
+    cls: type[S], file: str | Path | None = None, json_text: str | None = None, given: dict[str, Any] | None = None
+) -> S:
     """Options from a file, then a JSON object, then single options, later ones winning."""
     data: dict[str, Any] = {}
     if file:

@@ -25,12 +25,18 @@ from phl.training.teacher import teacher_dataset
 __all__ = ["check_model", "random_batch", "teacher_dataset"]
 
 
-def random_batch(n: int = 4, seed: int = 0, elements: tuple[int, ...] = (1, 6, 7, 8), max_atoms: int = 6,
-                 dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def random_batch(
+    n: int = 4,
+    seed: int = 0,
+    elements: tuple[int, ...] = (1, 6, 7, 8),
+    max_atoms: int = 6,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A padded batch (species, coordinates, atom counts) of ``n`` random non-overlapping
     molecules of the given elements (atoms ~1.3 Å apart), molecules of different sizes."""
-    structures = list(synthetic_structures(n, seed=seed, median_atoms=max(2, max_atoms - 2), max_atoms=max_atoms,
-                                           hessian=False))
+    structures = list(
+        synthetic_structures(n, seed=seed, median_atoms=max(2, max_atoms - 2), max_atoms=max_atoms, hessian=False)
+    )
     rng = np.random.default_rng(seed)
     for s in structures:
         s.species = rng.choice(np.asarray(elements), size=s.n_atoms)
@@ -49,8 +55,9 @@ def _close(a: torch.Tensor, b: torch.Tensor, what: str, rtol: float, atol: float
         raise AssertionError(f"{what}: largest difference {err:.3e} (rtol {rtol:g}, atol {atol:g})")
 
 
-def check_model(model: torch.nn.Module, n: int = 4, seed: int = 0, fd_step: float = 1e-5,
-                rtol: float = 1e-6, atol: float = 1e-8) -> None:
+def check_model(
+    model: torch.nn.Module, n: int = 4, seed: int = 0, fd_step: float = 1e-5, rtol: float = 1e-6, atol: float = 1e-8
+) -> None:
     """Raise :class:`AssertionError` naming the first property of the energy-model contract that
     ``model`` breaks (see the module docstring). Use float64 models."""
     if not isinstance(model, EnergyModel):
@@ -67,15 +74,21 @@ def check_model(model: torch.nn.Module, n: int = 4, seed: int = 0, fd_step: floa
     pad_sp = torch.cat([species, torch.full((n, 2), -1)], dim=1)
     pad_xyz = torch.cat([coords, torch.full((n, 2, 3), 7.3, dtype=dtype)], dim=1)
     _close(model(pad_sp, pad_xyz), energy, "padded atoms change the energy", rtol, atol)
-    single = torch.stack([model(species[b : b + 1, : int(n_atoms[b])], coords[b : b + 1, : int(n_atoms[b])])[0]
-                          for b in range(n)])
+    single = torch.stack(
+        [model(species[b : b + 1, : int(n_atoms[b])], coords[b : b + 1, : int(n_atoms[b])])[0] for b in range(n)]
+    )
     _close(single, energy, "a batch differs from its molecules one by one", rtol, atol)
 
     # invariance (on real atoms only: padded coordinates stay where they are)
     real = (species >= 0)[..., None]
     shift = torch.tensor([1.7, -2.3, 0.9], dtype=dtype)
-    _close(model(species, torch.where(real, coords + shift, coords)), energy, "energy not translation invariant",
-           rtol, atol)
+    _close(
+        model(species, torch.where(real, coords + shift, coords)),
+        energy,
+        "energy not translation invariant",
+        rtol,
+        atol,
+    )
     rotated = torch.where(real, coords @ _rotation(seed, dtype).T, coords)
     _close(model(species, rotated), energy, "energy not rotation invariant", rtol, atol)
 

@@ -19,7 +19,23 @@ def water(repo_root):
 
 def test_compute_writes_everything_asked(tmp_path, water, capsys):
     out = tmp_path / "sub" / "water.json"
-    rc = main(["compute", str(water), *FAST, "--hessian", "--hvp", "2", "--probe", "rademacher", "--seed", "7", "--json", str(out), "-q"])
+    rc = main(
+        [
+            "compute",
+            str(water),
+            *FAST,
+            "--hessian",
+            "--hvp",
+            "2",
+            "--probe",
+            "rademacher",
+            "--seed",
+            "7",
+            "--json",
+            str(out),
+            "-q",
+        ]
+    )
     assert rc == 0
     d = json.loads(out.read_text())
     n = len(d["symbols"])
@@ -53,7 +69,11 @@ def test_defaults_are_wb97xd_631gd(tmp_path, water):
         ("", [], "empty geometry file"),
         ("2\n\nO 0 0 0\nH 0 0 0.2\n", [], "overlap"),
         ("2\n\nO 0 0 0\nH 0 0 0.97\n", [], "inconsistent"),
-        ("2\n\nO 0 0 0\nH 0 0 0.97\n", ["--multiplicity", "2", "--basis", "nonsense-basis"], "unknown basis set 'nonsense-basis'"),
+        (
+            "2\n\nO 0 0 0\nH 0 0 0.97\n",
+            ["--multiplicity", "2", "--basis", "nonsense-basis"],
+            "unknown basis set 'nonsense-basis'",
+        ),
         ("2\n\nK 0 0 0\nH 0 0 2.2\n", [], "dispersion parameters for element.*K"),
         ("3\n\nO 0 0 0.119\nH 0 0.763 -0.477\nH 0 -0.763 -0.477\n", ["--max-cycle", "1"], "SCF did not converge"),
         ("3\n\nO 0 0 0.119\nH 0 0.763 -0.477\nH 0 -0.763 -0.477\n", ["--hvp", "-1"], "--hvp"),
@@ -73,8 +93,9 @@ def test_bad_input_exits_2_with_one_message_and_no_file(tmp_path, capsys, xyz, o
 
 def test_console_script_runs(tmp_path, water):
     out = tmp_path / "w.json"
-    proc = subprocess.run([sys.executable, "-m", "phl", "compute", str(water), *FAST, "--json", str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "phl", "compute", str(water), *FAST, "--json", str(out)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert "E = " in proc.stdout and out.exists()
     proc = subprocess.run(["phl", "compute", str(tmp_path / "missing.xyz")], capture_output=True, text=True)

@@ -206,8 +206,25 @@ def test_ani_and_extxyz_round_trips(tmp_path, dataset_path):
 
 def test_merge_label_json(tmp_path, repo_root):
     label = tmp_path / "water.json"
-    assert main(["compute", str(repo_root / "resources/molecules/water.xyz"), "--basis", "sto-3g", "--grid", "30,110",
-                 "--hessian", "--hvp", "2", "--json", str(label), "-q"]) == 0
+    assert (
+        main(
+            [
+                "compute",
+                str(repo_root / "resources/molecules/water.xyz"),
+                "--basis",
+                "sto-3g",
+                "--grid",
+                "30,110",
+                "--hessian",
+                "--hvp",
+                "2",
+                "--json",
+                str(label),
+                "-q",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "d.h5"
     assert main(["dataset", "merge", str(label), "--out", str(out), "--category", "reactant"]) == 0
     data = json.loads(label.read_text())
@@ -255,7 +272,11 @@ def test_batches_pad_without_leaking(dataset_path, structures):
         seen = []
         for batch in loader:
             n_max = int(batch.n_atoms.max())
-            assert batch.species.shape == (len(batch), n_max) and batch.hessian.shape == (len(batch), 3 * n_max, 3 * n_max)
+            assert batch.species.shape == (len(batch), n_max) and batch.hessian.shape == (
+                len(batch),
+                3 * n_max,
+                3 * n_max,
+            )
             for b, i in enumerate(batch.index.tolist()):
                 n = structures[i].n_atoms
                 assert torch.all(batch.species[b, n:] == -1) and torch.all(batch.forces[b, n:] == 0)

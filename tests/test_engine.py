@@ -55,7 +55,9 @@ def test_dispersion_is_added_to_every_quantity():
 
     method_mod.FUNCTIONALS["wb97x-d-nodisp-test"] = ("HYB_GGA_XC_WB97X_D", None)
     try:
-        no_d = ReferenceEngine(CHEAP.with_(functional="wb97x-d-nodisp-test", hessian_mode="analytic")).compute(w, hessian=True)
+        no_d = ReferenceEngine(CHEAP.with_(functional="wb97x-d-nodisp-test", hessian_mode="analytic")).compute(
+            w, hessian=True
+        )
     finally:
         del method_mod.FUNCTIONALS["wb97x-d-nodisp-test"]
     from phl.qm.dispersion import chg_dispersion

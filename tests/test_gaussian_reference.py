@@ -11,10 +11,22 @@ from phl.qm.vibrations import harmonic_analysis
 
 GAUSSIAN_SCF_DONE = -111.879290192  # E(RwB97XD), dispersion folded in, Eh
 GAUSSIAN_R6DISP = -0.0008539980  # Eh
-GAUSSIAN_FREQUENCIES = np.array([
-    459.7240, 821.3764, 972.8079, 1149.6328, 1309.1093, 1339.7160,
-    1685.8422, 1700.7821, 3503.1959, 3511.2598, 3608.0705, 3613.1268,
-])  # cm^-1
+GAUSSIAN_FREQUENCIES = np.array(
+    [
+        459.7240,
+        821.3764,
+        972.8079,
+        1149.6328,
+        1309.1093,
+        1339.7160,
+        1685.8422,
+        1700.7821,
+        3503.1959,
+        3511.2598,
+        3608.0705,
+        3613.1268,
+    ]
+)  # cm^-1
 
 pytestmark = pytest.mark.slow
 

@@ -35,8 +35,12 @@ def test_builtin_reactions_load():
     ],
 )
 def test_bad_reactions_are_rejected_with_their_name(tmp_path, product, extra, message):
-    text = ("reactions:\n  - id: broken_one\n" + extra + "    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n      N 0 0 1.15\n"
-            "    product: |\n" + "".join(f"      {ln}\n" for ln in product.strip().splitlines()))
+    text = (
+        "reactions:\n  - id: broken_one\n"
+        + extra
+        + "    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n      N 0 0 1.15\n"
+        "    product: |\n" + "".join(f"      {ln}\n" for ln in product.strip().splitlines())
+    )
     path = tmp_path / "r.yaml"
     path.write_text(text)
     with pytest.raises(InputError, match=f"broken_one.*{message}|{message}.*broken_one"):
@@ -45,8 +49,10 @@ def test_bad_reactions_are_rejected_with_their_name(tmp_path, product, extra, me
 
 def test_reaction_geometry_from_file(tmp_path):
     (tmp_path / "p.xyz").write_text("3\n\nH 0 0 2.1\nC 0 0 0\nN 0 0 1.17\n")
-    (tmp_path / "r.yaml").write_text("reactions:\n  - id: a\n    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n"
-                                     "      N 0 0 1.15\n    product: p.xyz\n")
+    (tmp_path / "r.yaml").write_text(
+        "reactions:\n  - id: a\n    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n"
+        "      N 0 0 1.15\n    product: p.xyz\n"
+    )
     (r,) = load_reactions(tmp_path / "r.yaml")
     assert r.product.positions[0, 2] == pytest.approx(2.1)
 
@@ -77,15 +83,15 @@ def test_scf_failure_marks_the_reaction_failed_and_later_steps_skipped():
     r = load_reactions()[0]
     job = ReactionJob(r, Method(basis="sto-3g", grid=(30, 110), max_cycle=1, hessian_mode="analytic"))
     records = {"reactant": job.run("reactant")}
-    assert records["reactant"]["status"] == "failed" and "SCFConvergenceError" in records["reactant"]["reason"]
-    assert records["reactant"]["provenance"]["versions"]["sella"]
+    assert records["reactant"].status == "failed" and "SCFConvergenceError" in records["reactant"].reason
+    assert records["reactant"].provenance["versions"]["sella"]
     records["product"] = job.run("product")
     records["ts"] = job.run("ts", {"reactant": records["reactant"], "product": records["product"]})
-    assert records["ts"]["status"] == "skipped" and "reactant" in records["ts"]["reason"]
+    assert records["ts"].status == "skipped" and "reactant" in records["ts"].reason
     records["irc"] = job.run("irc", {"ts": records["ts"]})
     records["nms"] = job.run("nms", {"irc": records["irc"]})
     out = collect(r.id, records)
-    assert out["status"] == "failed" and out["failed_step"] == "reactant" and out["structures"] == []
+    assert out.status == "failed" and out.failed_step == "reactant" and out.structures == []
     table = summary_table([out])
     assert table.loc[0, "n_RTP"] == 0 and "SCF" in table.loc[0, "reason"]
 
@@ -93,10 +99,12 @@ def test_scf_failure_marks_the_reaction_failed_and_later_steps_skipped():
 def test_a_bad_reaction_is_reported_by_its_own_job(tmp_path):
     from phl.cli import main
 
-    (tmp_path / "r.yaml").write_text("reactions:\n  - id: good\n    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n"
-                                     "      N 0 0 1.15\n    product: |\n      H 0 0 2.1\n      C 0 0 0\n      N 0 0 1.17\n"
-                                     "  - id: mismatched\n    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n"
-                                     "    product: |\n      H 0 0 2.1\n      C 0 0 0\n      N 0 0 1.17\n")
+    (tmp_path / "r.yaml").write_text(
+        "reactions:\n  - id: good\n    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n"
+        "      N 0 0 1.15\n    product: |\n      H 0 0 2.1\n      C 0 0 0\n      N 0 0 1.17\n"
+        "  - id: mismatched\n    reactant: |\n      H 0 0 -1.06\n      C 0 0 0\n"
+        "    product: |\n      H 0 0 2.1\n      C 0 0 0\n      N 0 0 1.17\n"
+    )
     out = tmp_path / "reactant.json"
     assert main(["reaction", "reactant", str(tmp_path / "r.yaml"), "--id", "mismatched", "--json", str(out)]) == 0
     record = __import__("json").loads(out.read_text())
@@ -116,11 +124,27 @@ def test_structures_record_errors_are_named(tmp_path):
     from phl.geometries.jobs import read_structure
 
     good = tmp_path / "structures.json"
-    good.write_text(json.dumps({"reaction": "r1", "structures": [
-        {"name": "r1_reactant", "category": "reactant", "symbols": ["H", "H"], "positions": [[0, 0, 0], [0, 0, 0.74]]}]}))
+    good.write_text(
+        json.dumps(
+            {
+                "reaction": "r1",
+                "structures": [
+                    {
+                        "name": "r1_reactant",
+                        "category": "reactant",
+                        "symbols": ["H", "H"],
+                        "positions": [[0, 0, 0], [0, 0, 0.74]],
+                    }
+                ],
+            }
+        )
+    )
     atoms, meta = read_structure(good, 0)
-    assert atoms.get_chemical_symbols() == ["H", "H"] and meta == {"name": "r1_reactant", "category": "reactant",
-                                                                   "reaction": "r1"}
+    assert atoms.get_chemical_symbols() == ["H", "H"] and meta == {
+        "name": "r1_reactant",
+        "category": "reactant",
+        "reaction": "r1",
+    }
     with pytest.raises(InputError, match="no structure 3 .it has 1."):
         read_structure(good, 3)
     bad = tmp_path / "bad.json"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from phl.errors import InputError
 from phl.checks import check_charge_multiplicity
+from phl.errors import InputError
 from phl.io.xyz import read_xyz
 from phl.qm.backend import resolve_backend, resolve_hessian_mode
 from phl.qm.basis import gaussian_uses_cartesian_d, load_basis
@@ -49,7 +49,9 @@ def test_good_xyz(tmp_path):
     assert atoms.positions[1, 1] == pytest.approx(0.763)
 
 
-@pytest.mark.parametrize("charge, mult, ok", [(0, 1, True), (0, 3, True), (0, 2, False), (1, 2, True), (1, 1, False), (10, 1, False)])
+@pytest.mark.parametrize(
+    "charge, mult, ok", [(0, 1, True), (0, 3, True), (0, 2, False), (1, 2, True), (1, 1, False), (10, 1, False)]
+)
 def test_charge_multiplicity(charge, mult, ok):
     water = Atoms("OH2", positions=[[0, 0, 0], [0, 0.76, 0.5], [0, -0.76, 0.5]])
     if ok:
@@ -61,8 +63,17 @@ def test_charge_multiplicity(charge, mult, ok):
 
 @pytest.mark.parametrize(
     "name, cart",
-    [("6-31G(d)", True), ("6-31G*", True), ("6-31+G(d,p)", True), ("6-31++G**", True), ("3-21G", True),
-     ("6-311G(d,p)", False), ("def2-TZVP", False), ("cc-pVDZ", False), ("STO-3G", False)],
+    [
+        ("6-31G(d)", True),
+        ("6-31G*", True),
+        ("6-31+G(d,p)", True),
+        ("6-31++G**", True),
+        ("3-21G", True),
+        ("6-311G(d,p)", False),
+        ("def2-TZVP", False),
+        ("cc-pVDZ", False),
+        ("STO-3G", False),
+    ],
 )
 def test_gaussian_cartesian_convention(name, cart):
     assert gaussian_uses_cartesian_d(name) is cart
@@ -86,9 +97,16 @@ def test_cartesian_basis_with_f_functions_is_refused():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"functional": "m06-2x"}, "unknown functional"), ({"multiplicity": 0}, "multiplicity"),
-     ({"grid": (0, 590)}, "grid"), ({"conv_tol": 0}, "conv_tol"), ({"backend": "tpu"}, "backend"),
-     ({"hessian_mode": "numeric"}, "hessian_mode"), ({"fd_step": -1e-3}, "fd_step"), ({"basis": " "}, "empty")],
+    [
+        ({"functional": "m06-2x"}, "unknown functional"),
+        ({"multiplicity": 0}, "multiplicity"),
+        ({"grid": (0, 590)}, "grid"),
+        ({"conv_tol": 0}, "conv_tol"),
+        ({"backend": "tpu"}, "backend"),
+        ({"hessian_mode": "numeric"}, "hessian_mode"),
+        ({"fd_step": -1e-3}, "fd_step"),
+        ({"basis": " "}, "empty"),
+    ],
 )
 def test_method_rejects_bad_values(kwargs, message):
     with pytest.raises(InputError, match=message):
@@ -103,7 +121,13 @@ def test_method_from_dict_names_unknown_key():
 
 def test_method_defaults_are_gaussian_wb97xd_631gd():
     m = Method()
-    assert (m.xc, m.dispersion, m.basis, m.use_cartesian, m.grid) == ("HYB_GGA_XC_WB97X_D", "chg", "6-31G(d)", True, (99, 590))
+    assert (m.xc, m.dispersion, m.basis, m.use_cartesian, m.grid) == (
+        "HYB_GGA_XC_WB97X_D",
+        "chg",
+        "6-31G(d)",
+        True,
+        (99, 590),
+    )
     assert m.conv_tol <= 1e-10 and m.conv_tol_cphf <= 1e-8
 
 

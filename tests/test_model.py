@@ -14,7 +14,9 @@ def model():
 
 
 def _water(dtype=torch.float64):
-    return torch.tensor([[8, 1, 1]]), torch.tensor([[[0.0, 0.0, 0.12], [0.0, 0.76, -0.48], [0.0, -0.76, -0.48]]], dtype=dtype)
+    return torch.tensor([[8, 1, 1]]), torch.tensor(
+        [[[0.0, 0.0, 0.12], [0.0, 0.76, -0.48], [0.0, -0.76, -0.48]]], dtype=dtype
+    )
 
 
 def test_architecture_matches_the_paper(model):
@@ -31,7 +33,9 @@ def test_padding_and_batching_do_not_change_energies(model):
     sp_pad = torch.tensor([[8, 1, 1, -1, -1], [6, 1, 1, 1, 1]])
     xyz_pad = torch.zeros(2, 5, 3, dtype=torch.float64)
     xyz_pad[0, :3] = xyz[0]
-    xyz_pad[1] = torch.tensor([[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]])
+    xyz_pad[1] = torch.tensor(
+        [[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]]
+    )
     xyz_pad[0, 3:] = 7.0  # garbage on padded atoms must not matter
     e2 = model(sp_pad, xyz_pad)
     torch.testing.assert_close(e2[0], e1[0], rtol=0, atol=1e-12)

@@ -48,9 +48,11 @@ class CustomModel(nn.Module):
         return pair + (self.self_energies[ci] * real).sum(-1)
 
 
-@pytest.mark.parametrize("make", [lambda: ANIModel(self_energies=[-0.5, -38.0, -54.6, -75.0]),
-                                  lambda: PairModel(seed=0), lambda: CustomModel()],
-                         ids=["ani", "pair", "custom"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: ANIModel(self_energies=[-0.5, -38.0, -54.6, -75.0]), lambda: PairModel(seed=0), lambda: CustomModel()],
+    ids=["ani", "pair", "custom"],
+)
 def test_models_pass_the_shipped_consistency_check(make):
     torch.manual_seed(0)
     check_model(make())
@@ -78,7 +80,10 @@ def test_checkpoint_rebuilds_any_model_class(tmp_path):
     save_checkpoint(model_record(model, ModelSpec.of(PairModel, n_basis=3)), tmp_path / "m.pt")
     loaded = load_model(tmp_path / "m.pt")
     assert type(loaded) is PairModel and loaded.coefficients.shape == (10, 3)
-    sp, xyz = torch.tensor([[8, 1, 1]]), torch.tensor([[[0, 0, 0.1], [0, 0.8, -0.5], [0, -0.8, -0.5]]], dtype=torch.float64)
+    sp, xyz = (
+        torch.tensor([[8, 1, 1]]),
+        torch.tensor([[[0, 0, 0.1], [0, 0.8, -0.5], [0, -0.8, -0.5]]], dtype=torch.float64),
+    )
     torch.testing.assert_close(loaded(sp, xyz), model(sp, xyz))
 
 
@@ -116,9 +121,28 @@ def test_custom_model_trains_evaluates_and_drives_ts_search(tmp_path, teacher, c
     from phl.geometries.reactions import BUILTIN, load_reaction
 
     run = tmp_path / "run"
-    assert main(["train", str(teacher), "--out", str(run), "--regime", "hvp-random", "--max-epochs", "3",
-                 "--batch-size", "16", "--model", f"{__name__}:CustomModel", "--model-kwargs", '{"width": 0.8}',
-                 "-q"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(teacher),
+                "--out",
+                str(run),
+                "--regime",
+                "hvp-random",
+                "--max-epochs",
+                "3",
+                "--batch-size",
+                "16",
+                "--model",
+                f"{__name__}:CustomModel",
+                "--model-kwargs",
+                '{"width": 0.8}',
+                "-q",
+            ]
+        )
+        == 0
+    )
     config = json.loads((run / "config.json").read_text())["config"]
     assert config["model"] == f"{__name__}:CustomModel" and config["model_kwargs"] == {"width": 0.8}
     model = load_model(run / "best.pt")
@@ -138,17 +162,43 @@ def test_custom_model_trains_evaluates_and_drives_ts_search(tmp_path, teacher, c
     reaction = load_reaction(BUILTIN, "hcn_hnc")
     folder = tmp_path / "geometries" / "hcn_hnc"
     folder.mkdir(parents=True)
-    for step, atoms_, energy in (("reactant", reaction.reactant, -93.4), ("product", reaction.product, -93.3),
-                                 ("ts", reaction.ts_guess, -93.2)):
-        (folder / f"{step}.json").write_text(json.dumps({
-            "reaction": "hcn_hnc", "step": step, "status": "ok", "reason": "", "energy": energy,
-            "symbols": atoms_.get_chemical_symbols(), "positions": atoms_.positions.tolist()}))
+    for step, atoms_, energy in (
+        ("reactant", reaction.reactant, -93.4),
+        ("product", reaction.product, -93.3),
+        ("ts", reaction.ts_guess, -93.2),
+    ):
+        (folder / f"{step}.json").write_text(
+            json.dumps(
+                {
+                    "reaction": "hcn_hnc",
+                    "step": step,
+                    "status": "ok",
+                    "reason": "",
+                    "energy": energy,
+                    "symbols": atoms_.get_chemical_symbols(),
+                    "positions": atoms_.positions.tolist(),
+                }
+            )
+        )
     (folder / "structures.json").write_text(json.dumps({"reaction": "hcn_hnc", "status": "ok", "structures": []}))
     reactions = tmp_path / "reactions.yaml"
     text = BUILTIN.read_text()
     reactions.write_text(text[: text.index("  - id: h2co_h2_co")])
     out = tmp_path / "ts.csv"
-    assert main(["ts-search", str(run), "--reactions", str(reactions), "--geometries", str(tmp_path / "geometries"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "ts-search",
+                str(run),
+                "--reactions",
+                str(reactions),
+                "--geometries",
+                str(tmp_path / "geometries"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(out)
     assert list(table["reaction"]) == ["hcn_hnc"] and {"success", "rmsd", "barrier_error"} <= set(table.columns)

@@ -42,19 +42,48 @@ def _copy(repo_root, dest):
 def test_workflow_runs_through_sbatch_and_matches_a_local_run(cluster, repo_root, tmp_path):
     remote = _copy(repo_root, tmp_path / "slurm_run")
     local = _copy(repo_root, tmp_path / "local_run")
-    overrides = ["--slurm-status-command", "squeue", "--slurm-keep-successful-logs",
-                 "--set-resources", "reference_label:gpu=0", "reference_label:cpus_per_task=2",
-                 "reference_label:mem_mb=2000", "--set-threads", "reference_label=2"]
-    proc = subprocess.run(["snakemake", *TARGETS, "--cores", "2", "--profile", "slurm", *overrides,
-                           "--configfile", "config.yaml", "cheap.yaml"], cwd=remote, capture_output=True, text=True, timeout=900)
+    overrides = [
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-keep-successful-logs",
+        "--set-resources",
+        "reference_label:gpu=0",
+        "reference_label:cpus_per_task=2",
+        "reference_label:mem_mb=2000",
+        "--set-threads",
+        "reference_label=2",
+    ]
+    proc = subprocess.run(
+        [
+            "snakemake",
+            *TARGETS,
+            "--cores",
+            "2",
+            "--profile",
+            "slurm",
+            *overrides,
+            "--configfile",
+            "config.yaml",
+            "cheap.yaml",
+        ],
+        cwd=remote,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     submitted = [ln for ln in out.splitlines() if "SLURM" in ln and "jobid" in ln.lower()]
     assert len(submitted) >= len(TARGETS), out[-3000:]
     slurm_logs = list((remote / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert len(slurm_logs) >= len(TARGETS)
-    proc = subprocess.run(["snakemake", *TARGETS, "--cores", "2", "--configfile", "config.yaml", "cheap.yaml"],
-                          cwd=local, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        ["snakemake", *TARGETS, "--cores", "2", "--configfile", "config.yaml", "cheap.yaml"],
+        cwd=local,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     for target in TARGETS:
         a = json.loads((remote / target).read_text())
@@ -66,8 +95,13 @@ def test_workflow_runs_through_sbatch_and_matches_a_local_run(cluster, repo_root
 def test_paper_configuration_plans_through_the_slurm_profile(repo_root, tmp_path):
     work = _copy(repo_root, tmp_path / "plan")
     shutil.copytree(repo_root / "config", work / "config")
-    proc = subprocess.run(["snakemake", "-n", "--profile", "slurm", "--configfile", "config/paper.yaml"],
-                          cwd=work, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["snakemake", "-n", "--profile", "slurm", "--configfile", "config/paper.yaml"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     stats = dict(ln.split() for ln in out.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:] if ln.strip())

@@ -13,13 +13,13 @@ from phl.dataset import Dataset, DatasetWriter
 from phl.dataset.batching import BatchLoader, pad_structures
 from phl.dataset.synthetic import synthetic_structures
 from phl.errors import InputError
-from phl.models.ani import ANIModel
-from phl.training.config import TrainConfig
 from phl.models import load_model as load_trained_model
+from phl.models.ani import ANIModel
 from phl.models.derivatives import energy_forces as model_energy_forces
 from phl.models.derivatives import hessian as model_hessian
 from phl.models.derivatives import hvp as model_hvp
 from phl.probes import draw_probes_torch
+from phl.training.config import TrainConfig
 from phl.training.losses import energy_loss, forces_loss, hessian_loss, hvp_loss, reference_hvp
 from phl.training.teacher import teacher_dataset
 from phl.training.trainer import Trainer, TrainingError, resolve_device
@@ -97,7 +97,9 @@ def test_probe_second_moment_is_identity():
         v1 = draw_probes_torch(n, 2, 1000, kind, generator=gen)[1].reshape(1000, 6)
         assert torch.all(v1[:, 3:] == 0)
         if kind == "onehot":  # √(3N) on exactly one real component
-            assert torch.all((v1 != 0).sum(1) == 1) and torch.allclose(v1.abs().sum(1), torch.tensor(3.0).sqrt().double())
+            assert torch.all((v1 != 0).sum(1) == 1) and torch.allclose(
+                v1.abs().sum(1), torch.tensor(3.0).sqrt().double()
+            )
 
 
 def test_model_hvps_equal_full_hessian_times_v():
@@ -122,15 +124,26 @@ def test_model_hvps_equal_full_hessian_times_v():
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory):
-    return teacher_dataset(tmp_path_factory.mktemp("data") / "teacher.h5", 90, seed=0, median_atoms=6, max_atoms=9, hvp_pairs=1)
+    return teacher_dataset(
+        tmp_path_factory.mktemp("data") / "teacher.h5", 90, seed=0, median_atoms=6, max_atoms=9, hvp_pairs=1
+    )
 
 
 SHORT = dict(max_epochs=3, batch_size=16, lr=5e-4)
 
 
-@pytest.mark.parametrize("regime, probes", [("ef", "randomized"), ("hvp-onehot", "randomized"), ("hvp-random", "randomized"),
-                                            ("efh", "randomized"), ("hvp-random", "fixed"), ("hvp-onehot", "fixed"),
-                                            ("hvp-random", "stored")])
+@pytest.mark.parametrize(
+    "regime, probes",
+    [
+        ("ef", "randomized"),
+        ("hvp-onehot", "randomized"),
+        ("hvp-random", "randomized"),
+        ("efh", "randomized"),
+        ("hvp-random", "fixed"),
+        ("hvp-onehot", "fixed"),
+        ("hvp-random", "stored"),
+    ],
+)
 def test_short_training_of_every_regime(tmp_path, teacher, regime, probes):
     cfg = TrainConfig(regime=regime, probes=probes, **SHORT)
     summary = Trainer(cfg, teacher, tmp_path / "run").run()
@@ -150,7 +163,9 @@ def test_fixed_probes_identical_across_epochs_and_runs(teacher):
         idx = ds.indices("paper", "train")
         probes = []
         for epoch, seed in ((0, 0), (1, 0), (0, 5)):  # epochs and loader seeds differ
-            loader = BatchLoader(ds, idx, 16, seed=seed, hvp="fixed", probe_seed=cfg.probe_seed, probe_kind=cfg.probe_kind)
+            loader = BatchLoader(
+                ds, idx, 16, seed=seed, hvp="fixed", probe_seed=cfg.probe_seed, probe_kind=cfg.probe_kind
+            )
             loader.set_epoch(epoch)
             probes.append({int(i): p.clone() for b in loader for i, p in zip(b.index, b.probes)})
         for i in idx:
@@ -177,7 +192,9 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, teacher):
     a, b = pd.read_csv(tmp_path / "full" / "log.csv"), pd.read_csv(tmp_path / "killed" / "log.csv")
     pd.testing.assert_series_equal(a["train_loss"], b["train_loss"])
     with pytest.raises(InputError, match="other settings.*lr"):
-        Trainer(TrainConfig(regime="hvp-random", **{**SHORT, "max_epochs": 4, "lr": 1e-4}), teacher, tmp_path / "full").run()
+        Trainer(
+            TrainConfig(regime="hvp-random", **{**SHORT, "max_epochs": 4, "lr": 1e-4}), teacher, tmp_path / "full"
+        ).run()
 
 
 class Exploding(ANIModel):
@@ -244,8 +261,24 @@ def test_device_selection():
 def test_train_cli(tmp_path, teacher, capsys):
     cfg = tmp_path / "train.yaml"
     cfg.write_text("regime: ef\nbatch_size: 32\nlr: 5.0e-4\n")
-    assert main(["train", str(teacher), "--config", str(cfg), "--out", str(tmp_path / "run"), "--max-epochs", "2",
-                 "--regime", "hvp-onehot", "-q"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(teacher),
+                "--config",
+                str(cfg),
+                "--out",
+                str(tmp_path / "run"),
+                "--max-epochs",
+                "2",
+                "--regime",
+                "hvp-onehot",
+                "-q",
+            ]
+        )
+        == 0
+    )
     saved = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
     assert saved["regime"] == "hvp-onehot" and saved["batch_size"] == 32 and saved["max_epochs"] == 2
     cfg.write_text("regim: ef\n")
@@ -261,7 +294,10 @@ def test_trained_model_as_ase_calculator_drives_sella(tmp_path, teacher):
 
     Trainer(TrainConfig(regime="ef", **{**SHORT, "max_epochs": 1}), teacher, tmp_path / "run").run()
     calc = MLCalculator.from_checkpoint(tmp_path / "run" / "best.pt")
-    atoms = Atoms("CH4", positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.7]])
+    atoms = Atoms(
+        "CH4",
+        positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.7]],
+    )
     atoms.calc = calc
     e = atoms.get_potential_energy()
     f = atoms.get_forces()
@@ -273,8 +309,12 @@ def test_trained_model_as_ase_calculator_drives_sella(tmp_path, teacher):
     plus.positions += eps * d
     minus.positions -= eps * d
     plus.calc = minus.calc = calc
-    assert (plus.get_potential_energy() - minus.get_potential_energy()) / (2 * eps) == pytest.approx(-(f * d).sum(), rel=1e-6, abs=1e-8)
-    np.testing.assert_allclose(-(plus.get_forces() - minus.get_forces()).ravel() / (2 * eps), h @ d.ravel(), rtol=1e-5, atol=1e-6)
+    assert (plus.get_potential_energy() - minus.get_potential_energy()) / (2 * eps) == pytest.approx(
+        -(f * d).sum(), rel=1e-6, abs=1e-8
+    )
+    np.testing.assert_allclose(
+        -(plus.get_forces() - minus.get_forces()).ravel() / (2 * eps), h @ d.ravel(), rtol=1e-5, atol=1e-6
+    )
     atoms.calc = calc
     opt = Sella(atoms, order=0, internal=True, hessian_function=calc.hessian_function, logfile=None)
     opt.run(fmax=0.05, steps=5)

@@ -5,8 +5,8 @@ options rerun only the figures; the config is validated and the workflow lints c
 
 import json
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import time
 
@@ -34,8 +34,9 @@ def workdir(tmp_path, repo_root):
 
 
 def _snakemake(workdir, *args, timeout=1500):
-    return subprocess.run(["snakemake", "--cores", "2", *args], cwd=workdir, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        ["snakemake", "--cores", "2", *args], cwd=workdir, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _reactions(workdir):
@@ -54,8 +55,13 @@ def test_default_workflow_end_to_end_with_a_kill_and_resume(workdir):
     (workdir / "cheap.yaml").write_text(CHEAP)
     cheap = ["--configfile", "config.yaml", "cheap.yaml"]
     # first run, killed once some labels are written
-    proc = subprocess.Popen(["snakemake", "--cores", "2", *cheap], cwd=workdir, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["snakemake", "--cores", "2", *cheap],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     labels = workdir / "results" / "labels"
     deadline = time.time() + 900
     while time.time() < deadline and proc.poll() is None and len(list(labels.rglob("*.json"))) < 2:
@@ -82,8 +88,14 @@ def test_default_workflow_end_to_end_with_a_kill_and_resume(workdir):
     label = json.loads((labels / "hcn_hnc" / "0.json").read_text())
     assert label["category"] == "reactant" and label["reaction"] == "hcn_hnc" and len(label["hvps"]) == 2
     acc = pd.read_csv(results / "tables" / "accuracy.csv")
-    assert set(acc["run"]) == {"ef", "efh", "hvp-onehot-randomized", "hvp-onehot-fixed", "hvp-random-randomized",
-                               "hvp-random-fixed"}
+    assert set(acc["run"]) == {
+        "ef",
+        "efh",
+        "hvp-onehot-randomized",
+        "hvp-onehot-fixed",
+        "hvp-random-randomized",
+        "hvp-random-fixed",
+    }
     assert set(acc["group"]) == {"RTP", "IRC", "NMS"}
     assert len(pd.read_csv(results / "tables" / "ttests.csv")) == 2 * 3 * 3
     ts_search = pd.read_csv(results / "ts_search" / "efh" / "seed0.csv")

@@ -29,7 +29,7 @@ class MLCalculator(HessianCalculator):
         self.dtype = next(model.parameters()).dtype
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> "MLCalculator":
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> MLCalculator:
         """The model of a checkpoint (``best.pt`` of ``phl train``), rebuilt from its stored class."""
         return cls(load_model(path, device), device)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from phl import __version__
 from phl.cli import compute, dataset, reaction, results, train
@@ -17,7 +17,9 @@ COMMANDS = (compute, reaction, results, dataset, train)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="phl", description="Projected Hessian Learning: reference data, training and results.")
+    parser = argparse.ArgumentParser(
+        prog="phl", description="Projected Hessian Learning: reference data, training and results."
+    )
     parser.add_argument("--version", action="version", version=f"phl {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (SCF fallbacks, steps)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -28,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="phl: %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="phl: %(levelname)s: %(message)s"
+    )
     try:
         return args.func(args)
     except PHLError as exc:

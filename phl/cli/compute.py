@@ -35,19 +35,24 @@ def cmd_compute(args: argparse.Namespace) -> int:
     else:
         atoms = read_xyz(args.geometry)
     engine = ReferenceEngine(method, progress=not args.quiet)
-    probes = draw_probes(np.random.default_rng(labels.seed), len(atoms), labels.hvp, labels.probe) if labels.hvp else None
+    probes = (
+        draw_probes(np.random.default_rng(labels.seed), len(atoms), labels.hvp, labels.probe) if labels.hvp else None
+    )
     result = engine.compute(atoms, forces=True, hessian=labels.hessian, probes=probes, where=str(args.geometry))
     data = result.to_dict(engine.method, engine.backend)
     data.update(meta)
-    data["provenance"].update(input=str(args.geometry), index=args.index,
-                              probe_kind=labels.probe if labels.hvp else None, seed=labels.seed)
+    data["provenance"].update(
+        input=str(args.geometry), index=args.index, probe_kind=labels.probe if labels.hvp else None, seed=labels.seed
+    )
     if args.json:
         atomic_write_json(args.json, data)
     if not args.quiet:
         f = np.asarray(data["forces"])
-        print(f"{args.geometry}: E = {data['energy']:.10f} Eh (dispersion {data['dispersion_energy']:.10f} Eh), "
-              f"max |F| = {np.abs(f).max():.6f} Eh/Å, {engine.backend}, "
-              f"{sum(result.timings.values()):.1f} s" + (f" -> {args.json}" if args.json else ""))
+        print(
+            f"{args.geometry}: E = {data['energy']:.10f} Eh (dispersion {data['dispersion_energy']:.10f} Eh), "
+            f"max |F| = {np.abs(f).max():.6f} Eh/Å, {engine.backend}, "
+            f"{sum(result.timings.values()):.1f} s" + (f" -> {args.json}" if args.json else "")
+        )
     if not args.json:
         json.dump(data, sys.stdout, indent=1)
         print()
@@ -72,19 +77,31 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore")
         point = minimize(atoms, calc, fmax=args.fmax, steps=args.steps)
     data = {
-        "energy": point.energy, "converged": point.converged, "steps": point.steps,
-        "n_imaginary": point.n_imaginary, "frequencies_cm1": point.vibrations.frequencies.tolist(),
-        "symbols": point.atoms.get_chemical_symbols(), "positions": point.atoms.get_positions().tolist(),
+        "energy": point.energy,
+        "converged": point.converged,
+        "steps": point.steps,
+        "n_imaginary": point.n_imaginary,
+        "frequencies_cm1": point.vibrations.frequencies.tolist(),
+        "symbols": point.atoms.get_chemical_symbols(),
+        "positions": point.atoms.get_positions().tolist(),
         "units": {"energy": "Eh", "positions": "Angstrom", "fmax": "eV/Angstrom"},
         "method": calc.engine.method.to_dict(),
-        "provenance": provenance(extra_packages=("sella",), input=str(args.geometry), fmax=args.fmax,
-                                 imaginary_threshold_cm1=IMAGINARY_THRESHOLD_CM1, backend=calc.engine.backend,
-                                 hessian_mode=calc.engine.hessian_mode, scf_calls=calc.n_scf),
+        "provenance": provenance(
+            extra_packages=("sella",),
+            input=str(args.geometry),
+            fmax=args.fmax,
+            imaginary_threshold_cm1=IMAGINARY_THRESHOLD_CM1,
+            backend=calc.engine.backend,
+            hessian_mode=calc.engine.hessian_mode,
+            scf_calls=calc.n_scf,
+        ),
     }
     if args.json:
         atomic_write_json(args.json, data)
-    print(f"{args.geometry}: E = {point.energy:.10f} Eh, converged {point.converged} in {point.steps} steps, "
-          f"{point.n_imaginary} imaginary mode(s)" + (f" -> {args.json}" if args.json else ""))
+    print(
+        f"{args.geometry}: E = {point.energy:.10f} Eh, converged {point.converged} in {point.steps} steps, "
+        f"{point.n_imaginary} imaginary mode(s)" + (f" -> {args.json}" if args.json else "")
+    )
     return 0 if point.converged else 1
 
 
@@ -98,21 +115,29 @@ def cmd_summarize(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("compute", help="energy, forces, Hessian and reference HVPs of one geometry",
-                       description="Reference calculation at wB97X-D/6-31G(d) (Gaussian-exact) by default. "
-                                   "Units: Eh, Eh/Å, Eh/Å².")
+    p = sub.add_parser(
+        "compute",
+        help="energy, forces, Hessian and reference HVPs of one geometry",
+        description="Reference calculation at wB97X-D/6-31G(d) (Gaussian-exact) by default. Units: Eh, Eh/Å, Eh/Å².",
+    )
     p.add_argument("geometry", help="XYZ file (Å), or a structures.json of 'phl reaction collect' with --index")
-    p.add_argument("--index", type=int, help="structure number in a structures.json (its name, category and reaction "
-                                             "are copied into the label)")
+    p.add_argument(
+        "--index",
+        type=int,
+        help="structure number in a structures.json (its name, category and reaction are copied into the label)",
+    )
     add_method_options(p)
     LabelSettings.add_arguments(p.add_argument_group("what the label holds"))
     p.add_argument("--json", metavar="OUT", help="write the result as JSON (atomically); else print it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary line")
     p.set_defaults(func=cmd_compute)
 
-    p = sub.add_parser("optimize", help="minimise a geometry at the reference level (Sella, exact Hessian)",
-                       description="Minimise with Sella (internal coordinates, reference Hessian), then count imaginary "
-                                   "modes. Exit status 1 if not converged.")
+    p = sub.add_parser(
+        "optimize",
+        help="minimise a geometry at the reference level (Sella, exact Hessian)",
+        description="Minimise with Sella (internal coordinates, reference Hessian), then count imaginary "
+        "modes. Exit status 1 if not converged.",
+    )
     p.add_argument("geometry", help="XYZ file (Å)")
     add_method_options(p)
     p.add_argument("--fmax", type=float, default=0.01, help="force convergence in eV/Å (default %(default)s)")

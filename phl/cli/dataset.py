@@ -26,7 +26,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         if args.action == "import":
             for p in args.inputs:
                 if Path(p).suffix == ".json" or convert.is_phl_dataset(Path(p)):
-                    raise InputError(f"{p}: not an ANI-layout file (use 'phl dataset merge' for phl data sets and labels)")
+                    raise InputError(
+                        f"{p}: not an ANI-layout file (use 'phl dataset merge' for phl data sets and labels)"
+                    )
         n = convert.merge(args.out, args.inputs, append=args.append, category=args.category)
         print(f"{args.out}: added {n} structures from {len(args.inputs)} file(s)")
     elif args.action == "export":
@@ -38,8 +40,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
                 n = convert.write_extxyz(ds, args.out)
                 print(f"{args.out}: {n} frames (energy eV, forces eV/Å)")
     elif args.action == "split":
-        counts = splits.make_split(args.dataset, args.name or args.kind, args.kind, args.seed,
-                                   tuple(args.fractions), tuple(args.heldout))
+        counts = splits.make_split(
+            args.dataset, args.name or args.kind, args.kind, args.seed, tuple(args.fractions), tuple(args.heldout)
+        )
         print(f"{args.dataset}: split {args.name or args.kind}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
@@ -50,14 +53,19 @@ def add_parsers(sub) -> None:
     a = acts.add_parser("inspect", help="counts by category, element and size; label coverage; splits")
     a.add_argument("dataset")
     a.add_argument("--json", action="store_true", help="print JSON")
-    for name, helptext in (("merge", "merge phl data sets, label JSON files and ANI-layout files into one data set"),
-                           ("import", "import ANI-layout files (OpenREACT-CHON-EFH molecules-*.h5)")):
+    for name, helptext in (
+        ("merge", "merge phl data sets, label JSON files and ANI-layout files into one data set"),
+        ("import", "import ANI-layout files (OpenREACT-CHON-EFH molecules-*.h5)"),
+    ):
         a = acts.add_parser(name, help=helptext)
         a.add_argument("inputs", nargs="+")
         a.add_argument("--out", required=True, help="phl data set to write (atomically)")
         a.add_argument("--append", action="store_true", help="add to --out if it exists instead of replacing it")
-        a.add_argument("--category", choices=CATEGORIES,
-                       help="category of imported structures (default: from the file: RTP/IRC/NMS in its name, or the labels)")
+        a.add_argument(
+            "--category",
+            choices=CATEGORIES,
+            help="category of imported structures (default: from the file: RTP/IRC/NMS in its name, or the labels)",
+        )
     a = acts.add_parser("collect", help="data set of every labelled structure of the geometry stage")
     a.add_argument("summary", help="geometry summary CSV of 'phl reaction summary'")
     a.add_argument("--labels", required=True, help="folder of labels REACTION/INDEX.json")
@@ -69,11 +77,20 @@ def add_parsers(sub) -> None:
     a.add_argument("--no-hessian", action="store_true", help="ANI layout without Hessians")
     a = acts.add_parser("split", help="store a train/val/test split in the data set")
     a.add_argument("dataset")
-    a.add_argument("--kind", choices=("paper", "reaction"), default="paper",
-                   help="paper: RTP 80/10/10, IRC and NMS held out; reaction: whole reactions per part")
+    a.add_argument(
+        "--kind",
+        choices=("paper", "reaction"),
+        default="paper",
+        help="paper: RTP 80/10/10, IRC and NMS held out; reaction: whole reactions per part",
+    )
     a.add_argument("--name", help="name of the split (default: the kind)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
-    a.add_argument("--heldout", nargs="*", default=["irc", "nms"], choices=CATEGORIES,
-                   help="categories kept out of training (reaction split)")
+    a.add_argument(
+        "--heldout",
+        nargs="*",
+        default=["irc", "nms"],
+        choices=CATEGORIES,
+        help="categories kept out of training (reaction split)",
+    )
     p.set_defaults(func=cmd_dataset)

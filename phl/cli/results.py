@@ -51,8 +51,9 @@ def cmd_results(args: argparse.Namespace) -> int:
     else:
         from phl.results.figures import write_figures
 
-        paths = write_figures(args.evaluations, args.training, runs, seeds, args.out_dir, args.reference_summary,
-                              dpi=args.dpi)
+        paths = write_figures(
+            args.evaluations, args.training, runs, seeds, args.out_dir, args.reference_summary, dpi=args.dpi
+        )
         print(f"{args.out_dir}: {len(paths)} figure files")
     return 0
 
@@ -66,9 +67,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--parts", nargs="+", default=["test", "heldout"], choices=("train", "val", "test", "heldout"))
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_evaluate)
-    p = sub.add_parser("ts-search", help="TS search with a trained model's own Hessian against the reference TSs",
-                       description="Sella (order 1) on the model from each reaction's TS guess; success (one "
-                                   "imaginary mode), RMSD to the reference TS and barrier error per reaction.")
+    p = sub.add_parser(
+        "ts-search",
+        help="TS search with a trained model's own Hessian against the reference TSs",
+        description="Sella (order 1) on the model from each reaction's TS guess; success (one "
+        "imaginary mode), RMSD to the reference TS and barrier error per reaction.",
+    )
     p.add_argument("run", help="training run folder (its best.pt) or a checkpoint file")
     p.add_argument("--reactions", default="builtin", help="reaction list (YAML) or 'builtin'")
     p.add_argument("--geometries", required=True, help="folder with REACTION/{reactant,product,ts,structures}.json")

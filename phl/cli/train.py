@@ -15,16 +15,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = Trainer(config, args.dataset, args.out).run(progress=not args.quiet)
     if not args.quiet:
         best = summary["best"]
-        print(f"{args.out}: {summary['epochs']} epochs ({summary['stopped_by']}), best epoch {summary['best_epoch']}: "
-              f"val E {best['val_energy_rmse']:.3f} kcal/mol, F {best['val_forces_rmse']:.3f} kcal/mol/Å")
+        print(
+            f"{args.out}: {summary['epochs']} epochs ({summary['stopped_by']}), best epoch {summary['best_epoch']}: "
+            f"val E {best['val_energy_rmse']:.3f} kcal/mol, F {best['val_forces_rmse']:.3f} kcal/mol/Å"
+        )
     return 0
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("train", help="train one regime and seed on a data set (resumes in the same --out)",
-                       description="Train an energy model (the paper's ANI by default, any class with --model). "
-                                   "Options given here override --settings, which overrides the --config file "
-                                   "(YAML with the keys of the options below).")
+    p = sub.add_parser(
+        "train",
+        help="train one regime and seed on a data set (resumes in the same --out)",
+        description="Train an energy model (the paper's ANI by default, any class with --model). "
+        "Options given here override --settings, which overrides the --config file "
+        "(YAML with the keys of the options below).",
+    )
     p.add_argument("dataset", help="phl data set (HDF5) with a split")
     p.add_argument("--out", required=True, help="run folder: log.csv, last.pt, best.pt, final.json")
     p.add_argument("--config", help="YAML file of training options")

@@ -8,8 +8,9 @@ pairs are read lazily from the file for the structures of the batch only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import Iterator, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -33,9 +34,13 @@ class Batch:
     probes: torch.Tensor | None = None  # (B, K, N, 3)
     hvps: torch.Tensor | None = None  # (B, K, N, 3) Eh/Å² (stored reference HVPs)
 
-    def to(self, device: torch.device | str) -> "Batch":
-        return Batch(**{f.name: (v.to(device) if isinstance(v := getattr(self, f.name), torch.Tensor) else v)
-                        for f in fields(self)})
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(
+            **{
+                f.name: (v.to(device) if isinstance(v := getattr(self, f.name), torch.Tensor) else v)
+                for f in fields(self)
+            }
+        )
 
     def __len__(self) -> int:
         return len(self.index)
@@ -44,7 +49,9 @@ class Batch:
 HvpSource = Literal["none", "stored", "fixed"]
 
 
-def pad_structures(structures: Sequence, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pad_structures(
+    structures: Sequence, dtype: torch.dtype = torch.float64
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Species (B, N) with −1 padding, coordinates (B, N, 3) with zero padding and atom counts (B,)
     of in-memory :class:`~phl.dataset.store.Structure` objects (the batch layout of this module)."""
     n_atoms = torch.tensor([s.n_atoms for s in structures])
@@ -94,12 +101,16 @@ class BatchLoader:
             raise InputError(f"indices out of range for a data set of {len(dataset)} structures")
         if hessian and not dataset.has_hessian[self.indices].all():
             bad = int(self.indices[~dataset.has_hessian[self.indices]][0])
-            raise InputError(f"structure {bad} has no Hessian; this training needs a reference Hessian for every "
-                             "structure (HVP-only data: use probes: stored)")
+            raise InputError(
+                f"structure {bad} has no Hessian; this training needs a reference Hessian for every "
+                "structure (HVP-only data: use probes: stored)"
+            )
         if hvp == "stored" and np.any(dataset.columns["n_hvp"][self.indices] == 0):
             bad = int(self.indices[dataset.columns["n_hvp"][self.indices] == 0][0])
-            raise InputError(f"structure {bad} has no stored (probe, HVP) pairs; probes: stored needs reference pairs "
-                             "for every structure")
+            raise InputError(
+                f"structure {bad} has no stored (probe, HVP) pairs; probes: stored needs reference pairs "
+                "for every structure"
+            )
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.hessian, self.hvp = hessian, hvp
         self.k_probes, self.probe_kind, self.probe_seed = k_probes, probe_kind, probe_seed
@@ -137,9 +148,13 @@ class BatchLoader:
         coords = np.where(mask[..., None], ds.coordinates[gather], 0.0)
         forces = np.where(mask[..., None], ds.forces[gather], 0.0)
         batch = Batch(
-            index=torch.from_numpy(idx.copy()), species=torch.from_numpy(species),
-            coordinates=torch.from_numpy(coords).to(dt), energy=torch.from_numpy(ds.columns["energy"][idx]).to(dt),
-            forces=torch.from_numpy(forces).to(dt), n_atoms=torch.from_numpy(n_atoms), mask=torch.from_numpy(mask),
+            index=torch.from_numpy(idx.copy()),
+            species=torch.from_numpy(species),
+            coordinates=torch.from_numpy(coords).to(dt),
+            energy=torch.from_numpy(ds.columns["energy"][idx]).to(dt),
+            forces=torch.from_numpy(forces).to(dt),
+            n_atoms=torch.from_numpy(n_atoms),
+            mask=torch.from_numpy(mask),
         )
         if self.hessian:
             h = np.zeros((len(idx), 3 * n_max, 3 * n_max))
@@ -159,6 +174,8 @@ class BatchLoader:
         elif self.hvp == "fixed":
             probes = np.zeros((len(idx), self.k_probes, n_max, 3))
             for b, i in enumerate(idx):
-                probes[b, :, : n_atoms[b]] = fixed_probes(self.probe_seed, int(i), int(n_atoms[b]), self.k_probes, self.probe_kind)
+                probes[b, :, : n_atoms[b]] = fixed_probes(
+                    self.probe_seed, int(i), int(n_atoms[b]), self.k_probes, self.probe_kind
+                )
             batch.probes = torch.from_numpy(probes).to(dt)
         return batch

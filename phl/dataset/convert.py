@@ -12,24 +12,32 @@ the caller, and the reaction id is the group path.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import h5py
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
-from phl.labels import read_label
-from phl.registry import CATEGORIES
 from phl.dataset.store import Dataset, DatasetWriter, Structure
 from phl.errors import InputError
 from phl.io.atomic import atomic_path
+from phl.labels import read_label
+from phl.registry import CATEGORIES
 from phl.units import HARTREE_TO_EV
 
 _UNIT_SYNONYMS = {
     "energies": {"eh", "hartree", "ha", "hartrees"},
     "forces": {"eh/angstrom", "hartree/angstrom", "ha/angstrom", "eh/a", "ha/a", "hartree/a"},
-    "hessian": {"eh/angstrom^2", "hartree/angstrom^2", "ha/angstrom^2", "eh/a^2", "ha/a^2", "hartree/a**2", "eh/angstrom**2"},
+    "hessian": {
+        "eh/angstrom^2",
+        "hartree/angstrom^2",
+        "ha/angstrom^2",
+        "eh/a^2",
+        "ha/a^2",
+        "hartree/a**2",
+        "eh/angstrom**2",
+    },
     "coordinates": {"angstrom", "a", "ang"},
 }
 
@@ -103,14 +111,21 @@ def read_ani_layout(path: str | Path, category: str | None = None) -> Iterator[S
             hessian = g["hessian"] if "hessian" in g else None
             if hessian is not None and hessian.shape[0] != m:
                 raise InputError(f"{where}: hessian has {hessian.shape[0]} structures, energies {m}")
-            cats = ([c.decode() if isinstance(c, bytes) else str(c) for c in g["category"][()]]
-                    if "category" in g and category is None else [default_category] * m)
+            cats = (
+                [c.decode() if isinstance(c, bytes) else str(c) for c in g["category"][()]]
+                if "category" in g and category is None
+                else [default_category] * m
+            )
             reaction = g.attrs.get("reaction", g.name.strip("/"))
             reaction = reaction.decode() if isinstance(reaction, bytes) else str(reaction)
             for j in range(m):
                 yield Structure(
-                    species=species, coordinates=coords[j], energy=energies[j], forces=forces[j],
-                    hessian=hessian[j] if hessian is not None else None, category=cats[j],
+                    species=species,
+                    coordinates=coords[j],
+                    energy=energies[j],
+                    forces=forces[j],
+                    hessian=hessian[j] if hessian is not None else None,
+                    category=cats[j],
                     reaction=reaction or None,
                 ).validate(f"{where}[{j}]")
 
@@ -121,7 +136,11 @@ def write_ani_layout(dataset: Dataset, path: str | Path, hessians: bool = True) 
     path = Path(path)
     groups: dict[tuple, list[int]] = {}
     for i in range(len(dataset)):
-        key = (dataset.reaction_of(i) or "", tuple(dataset.species[dataset.atom_slice(i)]), bool(hessians and dataset.has_hessian[i]))
+        key = (
+            dataset.reaction_of(i) or "",
+            tuple(dataset.species[dataset.atom_slice(i)]),
+            bool(hessians and dataset.has_hessian[i]),
+        )
         groups.setdefault(key, []).append(i)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h5:
@@ -130,13 +149,20 @@ def write_ani_layout(dataset: Dataset, path: str | Path, hessians: bool = True) 
                 g = h5.create_group(f"mol{n:07d}")
                 g.attrs["reaction"] = reaction
                 g.create_dataset("species", data=np.array([chemical_symbols[z].encode() for z in species]))
-                g.create_dataset("coordinates", data=np.stack([dataset.coordinates[dataset.atom_slice(i)] for i in idx]))
+                g.create_dataset(
+                    "coordinates", data=np.stack([dataset.coordinates[dataset.atom_slice(i)] for i in idx])
+                )
                 g.create_dataset("energies", data=dataset.columns["energy"][idx])
                 g.create_dataset("forces", data=np.stack([dataset.forces[dataset.atom_slice(i)] for i in idx]))
                 g.create_dataset("category", data=np.array([c.encode() for c in dataset.category_names[idx]]))
                 if with_h:
                     g.create_dataset("hessian", data=np.stack([dataset.hessian(i) for i in idx]))
-                for key, unit in (("coordinates", "Angstrom"), ("energies", "Eh"), ("forces", "Eh/Angstrom"), ("hessian", "Eh/Angstrom^2")):
+                for key, unit in (
+                    ("coordinates", "Angstrom"),
+                    ("energies", "Eh"),
+                    ("forces", "Eh/Angstrom"),
+                    ("hessian", "Eh/Angstrom^2"),
+                ):
                     if key in g:
                         g[key].attrs["units"] = unit
     return len(groups)
@@ -155,8 +181,9 @@ def write_extxyz(dataset: Dataset, path: str | Path) -> int:
         sl = dataset.atom_slice(i)
         atoms = Atoms(numbers=dataset.species[sl], positions=dataset.coordinates[sl])
         atoms.info.update(category=str(dataset.category_names[i]), reaction=dataset.reaction_of(i) or "")
-        atoms.calc = SinglePointCalculator(atoms, energy=float(dataset.columns["energy"][i]) * HARTREE_TO_EV,
-                                           forces=dataset.forces[sl] * HARTREE_TO_EV)
+        atoms.calc = SinglePointCalculator(
+            atoms, energy=float(dataset.columns["energy"][i]) * HARTREE_TO_EV, forces=dataset.forces[sl] * HARTREE_TO_EV
+        )
         frames.append(atoms)
     with atomic_path(path) as tmp:
         write(str(tmp), frames, format="extxyz")
@@ -171,15 +198,19 @@ def structure_from_label(path: str | Path, category: str | None = None, reaction
     if units.get("energy", "Eh") != "Eh" or units.get("forces", "Eh/Angstrom") != "Eh/Angstrom":
         raise InputError(f"{path}: units {units} are not Eh and Eh/Angstrom")
     return Structure.from_symbols(
-        label.symbols, coordinates=label.positions, energy=label.energy, forces=label.forces,
-        hessian=label.hessian, probes=label.probes if label.hvps is not None else None, hvps=label.hvps,
+        label.symbols,
+        coordinates=label.positions,
+        energy=label.energy,
+        forces=label.forces,
+        hessian=label.hessian,
+        probes=label.probes if label.hvps is not None else None,
+        hvps=label.hvps,
         category=label.category or category or "other",
         reaction=label.reaction if label.reaction is not None else reaction,
     ).validate(str(path))
 
 
-def merge(out: str | Path, inputs: Iterable[str | Path], append: bool = False,
-          category: str | None = None) -> int:
+def merge(out: str | Path, inputs: Iterable[str | Path], append: bool = False, category: str | None = None) -> int:
     """Merge phl data sets (``.h5``), ANI-layout files (``.h5`` without the phl format mark) and
     label JSON files into ``out``. Returns the number of structures added."""
     inputs = [Path(p) for p in inputs]

@@ -26,6 +26,8 @@ Hessians are read one structure at a time (no full load: ~130k Hessians of 3N â‰
 
 from __future__ import annotations
 
+from phl.registry import CATEGORIES  # noqa: F401  (the codes of /structures/category)
+
 FORMAT = "phl-dataset"
 FORMAT_VERSION = 1
 
@@ -36,7 +38,6 @@ UNITS = {
     "units_hessian": "Eh/Angstrom^2",
 }
 
-from phl.registry import CATEGORIES  # noqa: F401  (the codes of /structures/category)
 
 SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2, "heldout": 3}
 SPLIT_NAMES = {v: k for k, v in SPLITS.items()}

@@ -10,15 +10,15 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from phl.dataset.schema import SPLITS
-from phl.registry import CATEGORIES, RTP_CATEGORIES
 from phl.dataset.store import Dataset, write_split
 from phl.errors import InputError
+from phl.registry import CATEGORIES, RTP_CATEGORIES
 
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 DEFAULT_HELDOUT = ("irc", "nms")
@@ -54,8 +54,13 @@ def paper_split(categories: NDArray[np.str_], seed: int, fractions=DEFAULT_FRACT
     return codes
 
 
-def reaction_split(categories: NDArray[np.str_], reactions: Sequence[str | None], seed: int,
-                   fractions=DEFAULT_FRACTIONS, heldout: Sequence[str] = DEFAULT_HELDOUT) -> NDArray[np.int8]:
+def reaction_split(
+    categories: NDArray[np.str_],
+    reactions: Sequence[str | None],
+    seed: int,
+    fractions=DEFAULT_FRACTIONS,
+    heldout: Sequence[str] = DEFAULT_HELDOUT,
+) -> NDArray[np.int8]:
     fractions = _check_fractions(fractions)
     codes = np.full(len(categories), SPLITS["heldout"], dtype=np.int8)
     active = ~np.isin(categories, list(heldout))
@@ -67,8 +72,9 @@ def reaction_split(categories: NDArray[np.str_], reactions: Sequence[str | None]
     return codes
 
 
-def make_split(path, name: str, kind: str, seed: int, fractions=DEFAULT_FRACTIONS,
-               heldout: Sequence[str] = DEFAULT_HELDOUT) -> dict[str, int]:
+def make_split(
+    path, name: str, kind: str, seed: int, fractions=DEFAULT_FRACTIONS, heldout: Sequence[str] = DEFAULT_HELDOUT
+) -> dict[str, int]:
     """Compute split ``kind`` (paper | reaction) and store it as ``name``; returns counts per part."""
     with Dataset(path) as ds:
         cats = ds.category_names
@@ -78,7 +84,15 @@ def make_split(path, name: str, kind: str, seed: int, fractions=DEFAULT_FRACTION
             codes = reaction_split(cats, [ds.reaction_of(i) for i in range(len(ds))], seed, fractions, heldout)
         else:
             raise InputError(f"unknown split kind {kind!r}; choose paper or reaction")
-    write_split(path, name, codes, {"kind": kind, "seed": seed, "fractions": list(fractions),
-                                    "heldout_categories": list(heldout) if kind == "reaction"
-                                    else sorted(set(CATEGORIES) - RTP_CATEGORIES)})
+    write_split(
+        path,
+        name,
+        codes,
+        {
+            "kind": kind,
+            "seed": seed,
+            "fractions": list(fractions),
+            "heldout_categories": list(heldout) if kind == "reaction" else sorted(set(CATEGORIES) - RTP_CATEGORIES),
+        },
+    )
     return {part: int(np.sum(codes == c)) for part, c in SPLITS.items()}

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import h5py
 import numpy as np
@@ -56,14 +57,14 @@ class Structure:
         return [chemical_symbols[z] for z in self.species]
 
     @classmethod
-    def from_symbols(cls, symbols: Iterable[str], **kwargs: Any) -> "Structure":
+    def from_symbols(cls, symbols: Iterable[str], **kwargs: Any) -> Structure:
         try:
             species = np.array([atomic_numbers[s] for s in symbols], dtype=np.int64)
         except KeyError as exc:
             raise InputError(f"unknown element {exc.args[0]!r}") from None
         return cls(species=species, **kwargs)
 
-    def validate(self, where: str) -> "Structure":
+    def validate(self, where: str) -> Structure:
         """Coerce dtypes and check shapes, finiteness and the category; returns self."""
         n = len(self.species)
         self.species = np.asarray(self.species, dtype=np.int64).reshape(-1)
@@ -131,8 +132,12 @@ class DatasetWriter:
         for name, dtype in STRUCTURE_ARRAYS.items():
             h5.create_dataset(f"structures/{name}", shape=(0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
         for name, (dtype, tail) in ATOM_ARRAYS.items():
-            h5.create_dataset(f"atoms/{name}", shape=(0, *tail), maxshape=(None, *tail), dtype=dtype, chunks=(16384, *tail))
-        h5.create_dataset("hessian", shape=(0,), maxshape=(None,), dtype="float64", chunks=(4096,))  # 32 KB: random reads touch ~2 chunks
+            h5.create_dataset(
+                f"atoms/{name}", shape=(0, *tail), maxshape=(None, *tail), dtype=dtype, chunks=(16384, *tail)
+            )
+        h5.create_dataset(
+            "hessian", shape=(0,), maxshape=(None,), dtype="float64", chunks=(4096,)
+        )  # 32 KB: random reads touch ~2 chunks
         for name in ("probes", "values"):
             h5.create_dataset(f"hvp/{name}", shape=(0,), maxshape=(None,), dtype="float64", chunks=(16384,))
         h5.attrs["category_names"] = json.dumps(list(CATEGORIES))
@@ -217,7 +222,7 @@ class DatasetWriter:
         finally:
             self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "DatasetWriter":
+    def __enter__(self) -> DatasetWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -251,10 +256,14 @@ class Dataset:
     def _load(self) -> None:
         h5, where = self._h5, str(self.path)
         if h5.attrs.get("format") != FORMAT:
-            raise InputError(f"{where}: not a phl data set (format attribute {h5.attrs.get('format')!r}); "
-                             "ANI-layout files are read with 'phl dataset import'")
+            raise InputError(
+                f"{where}: not a phl data set (format attribute {h5.attrs.get('format')!r}); "
+                "ANI-layout files are read with 'phl dataset import'"
+            )
         if int(h5.attrs.get("format_version", -1)) > FORMAT_VERSION:
-            raise InputError(f"{where}: format version {h5.attrs['format_version']} is newer than this phl reads ({FORMAT_VERSION})")
+            raise InputError(
+                f"{where}: format version {h5.attrs['format_version']} is newer than this phl reads ({FORMAT_VERSION})"
+            )
         for key, unit in UNITS.items():
             if h5.attrs.get(key) != unit:
                 raise InputError(f"{where}: {key} is {h5.attrs.get(key)!r}, phl stores {unit!r}")
@@ -291,7 +300,7 @@ class Dataset:
     def close(self) -> None:
         self._h5.close()
 
-    def __enter__(self) -> "Dataset":
+    def __enter__(self) -> Dataset:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -338,10 +347,15 @@ class Dataset:
         sl = self.atom_slice(i)
         pairs = self.hvp_pairs(i)
         return Structure(
-            species=self.species[sl], coordinates=self.coordinates[sl], energy=float(self.columns["energy"][i]),
-            forces=self.forces[sl], hessian=self.hessian(i) if hessian else None,
-            probes=pairs[0] if pairs else None, hvps=pairs[1] if pairs else None,
-            category=CATEGORIES[int(self.columns["category"][i])], reaction=self.reaction_of(i),
+            species=self.species[sl],
+            coordinates=self.coordinates[sl],
+            energy=float(self.columns["energy"][i]),
+            forces=self.forces[sl],
+            hessian=self.hessian(i) if hessian else None,
+            probes=pairs[0] if pairs else None,
+            hvps=pairs[1] if pairs else None,
+            category=CATEGORIES[int(self.columns["category"][i])],
+            reaction=self.reaction_of(i),
         )
 
     def __iter__(self) -> Iterator[Structure]:

@@ -25,12 +25,16 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         "reactions": len(ds.reactions),
         "by_category": dict(sorted(cats.items())),
         "structures_with_element": {chemical_symbols[z]: c for z, c in sorted(elements.items())},
-        "n_atoms": {"min": int(n_atoms.min()), "median": float(np.median(n_atoms)), "max": int(n_atoms.max())} if len(ds) else {},
+        "n_atoms": {"min": int(n_atoms.min()), "median": float(np.median(n_atoms)), "max": int(n_atoms.max())}
+        if len(ds)
+        else {},
         "with_hessian": int(ds.has_hessian.sum()),
         "with_hvp_pairs": int((ds.columns["n_hvp"] > 0).sum()),
         "hvp_pairs": int(ds.columns["n_hvp"].sum()),
-        "splits": {name: {part: int(np.sum(ds.split(name) == code)) for part, code in SPLITS.items()}
-                   for name in ds.split_names()},
+        "splits": {
+            name: {part: int(np.sum(ds.split(name) == code)) for part, code in SPLITS.items()}
+            for name in ds.split_names()
+        },
     }
 
 
@@ -40,8 +44,10 @@ def format_summary(s: dict[str, Any]) -> str:
     lines.append("  structures containing: " + ", ".join(f"{k} {v}" for k, v in s["structures_with_element"].items()))
     if s["n_atoms"]:
         lines.append("  atoms per structure: min {min}, median {median:g}, max {max}".format(**s["n_atoms"]))
-    lines.append(f"  labels: energy+forces {s['structures']}, Hessian {s['with_hessian']}, "
-                 f"HVP pairs {s['hvp_pairs']} on {s['with_hvp_pairs']} structures")
+    lines.append(
+        f"  labels: energy+forces {s['structures']}, Hessian {s['with_hessian']}, "
+        f"HVP pairs {s['hvp_pairs']} on {s['with_hvp_pairs']} structures"
+    )
     for name, parts in s["splits"].items():
         lines.append(f"  split {name}: " + ", ".join(f"{k} {v}" for k, v in parts.items()))
     return "\n".join(lines)

@@ -3,19 +3,26 @@ for tests and loader/training benchmarks. The labels are random, not physical.""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
-from phl.registry import CATEGORIES
 from phl.dataset.store import Structure
+from phl.registry import CATEGORIES
 
 _ELEMENTS = np.array([1, 6, 7, 8])
 _WEIGHTS = np.array([0.5, 0.3, 0.1, 0.1])
 
 
-def synthetic_structures(n: int, seed: int = 0, median_atoms: int = 14, max_atoms: int = 20,
-                         hessian: bool = True, hvp_pairs: int = 0, n_reactions: int | None = None) -> Iterator[Structure]:
+def synthetic_structures(
+    n: int,
+    seed: int = 0,
+    median_atoms: int = 14,
+    max_atoms: int = 20,
+    hessian: bool = True,
+    hvp_pairs: int = 0,
+    n_reactions: int | None = None,
+) -> Iterator[Structure]:
     rng = np.random.default_rng(seed)
     n_reactions = n_reactions or max(1, n // 10)
     cats = [c for c in CATEGORIES if c not in ("rtp", "other")]
@@ -29,8 +36,13 @@ def synthetic_structures(n: int, seed: int = 0, median_atoms: int = 14, max_atom
         probes = rng.standard_normal((hvp_pairs, n_at, 3)) if hvp_pairs else None
         h = a + a.T if hessian or hvp_pairs else None
         yield Structure(
-            species=species, coordinates=coords, energy=float(rng.normal(-100.0, 20.0)),
-            forces=rng.normal(scale=0.05, size=(n_at, 3)), hessian=h if hessian else None,
-            probes=probes, hvps=(probes.reshape(hvp_pairs, -1) @ h).reshape(probes.shape) if hvp_pairs else None,
-            category=str(rng.choice(cats)), reaction=f"rxn{int(rng.integers(n_reactions)):05d}",
+            species=species,
+            coordinates=coords,
+            energy=float(rng.normal(-100.0, 20.0)),
+            forces=rng.normal(scale=0.05, size=(n_at, 3)),
+            hessian=h if hessian else None,
+            probes=probes,
+            hvps=(probes.reshape(hvp_pairs, -1) @ h).reshape(probes.shape) if hvp_pairs else None,
+            category=str(rng.choice(cats)),
+            reaction=f"rxn{int(rng.integers(n_reactions)):05d}",
         )

@@ -15,7 +15,6 @@ contributes no structure, while other reactions go on. ``summary_table`` gathers
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import traceback
@@ -27,8 +26,26 @@ from typing import Any, ClassVar
 import numpy as np
 from ase import Atoms
 
+from phl.calculators import ReferenceCalculator
 from phl.errors import InputError, PHLError
+from phl.geometries.nms import sample_normal_modes
+from phl.geometries.pathways import (
+    StationaryPoint,
+    find_transition_state,
+    interpolated_guess,
+    irc_connects,
+    minimize,
+    run_irc,
+)
 from phl.geometries.reactions import Reaction
+from phl.geometries.records import (
+    RECORD_TYPES,
+    StepRecord,
+    StructuresRecord,
+    atoms_of,
+    geometry_of,
+    read_record,
+)
 from phl.provenance import provenance
 from phl.qm.method import Method
 from phl.qm.vibrations import IMAGINARY_THRESHOLD_CM1
@@ -74,14 +91,6 @@ class GeometrySettings(Settings):
                 raise InputError(f"geometry setting {name} must be >= 0, got {getattr(self, name)!r}")
 
 
-def _atoms(record: dict) -> Atoms:
-    return Atoms(symbols=record["symbols"], positions=record["positions"])
-
-
-def _geometry(atoms: Atoms) -> dict:
-    return {"symbols": atoms.get_chemical_symbols(), "positions": atoms.get_positions().tolist()}
-
-
 def evenly_spaced(candidates: list[int], n: int) -> list[int]:
     """``n`` entries of ``candidates`` spread evenly (all of them when there are fewer)."""
     if n >= len(candidates):
@@ -95,162 +104,199 @@ def evenly_spaced(candidates: list[int], n: int) -> list[int]:
 class ReactionJob:
     """Runs the steps of one reaction at the reference level (charge and multiplicity of the reaction)."""
 
-    def __init__(self, reaction: Reaction, method: Method, settings: GeometrySettings | None = None) -> None:
-        from phl.calculators import ReferenceCalculator
+    UNITS = {"energy": "Eh", "positions": "Angstrom", "fmax": "eV/Angstrom", "path_position": "Angstrom"}
 
+    def __init__(self, reaction: Reaction, method: Method, settings: GeometrySettings | None = None) -> None:
         self.reaction = reaction
-        self.method = dataclasses.replace(method, charge=reaction.charge, multiplicity=reaction.multiplicity)
+        self.method = method.replace(charge=reaction.charge, multiplicity=reaction.multiplicity)
         self.settings = settings or GeometrySettings()
         self.calc = ReferenceCalculator(self.method)
 
     # ------------------------------------------------------------------------------------------
-    def run(self, step: str, inputs: dict[str, dict] | None = None) -> dict[str, Any]:
+    def run(self, step: str, inputs: dict[str, StepRecord] | None = None) -> StepRecord:
         """Run ``step`` given the records of the earlier steps it needs; never raises for a
-        reaction-level failure: the record says ``failed`` (or ``skipped``) with the reason."""
+        reaction-level failure (:data:`REACTION_ERRORS`): the record says ``failed`` (or
+        ``skipped``) with the reason."""
         if step not in STEPS:
             raise InputError(f"unknown geometry step {step!r} (one of {', '.join(STEPS)})")
         inputs = inputs or {}
+        cls = RECORD_TYPES[step]
         t0 = time.perf_counter()
-        upstream = [name for name, rec in inputs.items() if rec.get("status") != "ok"]
+        upstream = [name for name, rec in inputs.items() if not rec.ok]
         if upstream:
-            record = {"status": "skipped", "reason": f"{upstream[0]} step {inputs[upstream[0]]['status']}"}
+            fields_ = {"status": "skipped", "reason": f"{upstream[0]} step {inputs[upstream[0]].status}"}
         else:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    record = getattr(self, "_" + step)(inputs)
+                    fields_ = getattr(self, "_" + step)(inputs)
             except REACTION_ERRORS as exc:
                 log.warning("reaction %s, step %s failed:\n%s", self.reaction.id, step, traceback.format_exc())
-                record = {"status": "failed", "reason": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
-        record = {"reaction": self.reaction.id, "step": step, **record}
-        record.setdefault("reason", "")
-        record["method"] = self.method.to_dict()
-        record["settings"] = dataclasses.asdict(self.settings)
-        record["units"] = {"energy": "Eh", "positions": "Angstrom", "fmax": "eV/Angstrom", "path_position": "Angstrom"}
-        record["provenance"] = provenance(
-            extra_packages=("sella",), seconds=round(time.perf_counter() - t0, 2), scf_calls=self.calc.n_scf,
-            backend=self.calc.engine.backend, hessian_mode=self.calc.engine.hessian_mode,
-            imaginary_threshold_cm1=IMAGINARY_THRESHOLD_CM1)
-        return record
+                fields_ = {"status": "failed", "reason": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+        return cls(
+            reaction=self.reaction.id,
+            step=step,
+            **fields_,
+            method=self.method.to_dict(),
+            settings=self.settings.to_dict(),
+            units=dict(self.UNITS),
+            provenance=provenance(
+                extra_packages=("sella",),
+                seconds=round(time.perf_counter() - t0, 2),
+                scf_calls=self.calc.n_scf,
+                backend=self.calc.engine.backend,
+                hessian_mode=self.calc.engine.hessian_mode,
+                imaginary_threshold_cm1=IMAGINARY_THRESHOLD_CM1,
+            ),
+        )
 
     @staticmethod
-    def _point(point, kind: str, expected_imaginary: int) -> dict[str, Any]:
+    def _point(point: StationaryPoint, kind: str, expected_imaginary: int) -> dict[str, Any]:
         ok = point.converged and point.n_imaginary == expected_imaginary
         reason = ""
         if not point.converged:
             reason = f"{kind} search did not converge in {point.steps} steps"
         elif point.n_imaginary != expected_imaginary:
             reason = f"{kind} has {point.n_imaginary} imaginary mode(s), expected {expected_imaginary}"
-        return {"status": "ok" if ok else "failed", "reason": reason, "energy": point.energy,
-                "converged": point.converged, "steps": point.steps, "n_imaginary": point.n_imaginary,
-                "frequencies_cm1": point.vibrations.frequencies.tolist(), **_geometry(point.atoms)}
+        return {
+            "status": "ok" if ok else "failed",
+            "reason": reason,
+            "energy": point.energy,
+            "converged": point.converged,
+            "steps": point.steps,
+            "n_imaginary": point.n_imaginary,
+            "frequencies_cm1": point.vibrations.frequencies.tolist(),
+            **geometry_of(point.atoms),
+        }
 
-    def _minimum(self, atoms: Atoms) -> dict:
-        from phl.geometries.pathways import minimize
-
+    def _minimum(self, atoms: Atoms) -> dict[str, Any]:
         s = self.settings
         return self._point(minimize(atoms, self.calc, fmax=s.fmax, steps=s.steps), "minimum", 0)
 
-    def _reactant(self, inputs: dict) -> dict:
+    def _reactant(self, inputs: dict[str, StepRecord]) -> dict[str, Any]:
         return self._minimum(self.reaction.reactant)
 
-    def _product(self, inputs: dict) -> dict:
+    def _product(self, inputs: dict[str, StepRecord]) -> dict[str, Any]:
         return self._minimum(self.reaction.product)
 
-    def _ts(self, inputs: dict) -> dict:
-        from phl.geometries.pathways import find_transition_state, interpolated_guess
-
+    def _ts(self, inputs: dict[str, StepRecord]) -> dict[str, Any]:
         s = self.settings
         if self.reaction.ts_guess is not None:
             guess, source = self.reaction.ts_guess, "given"
         else:
-            guess = interpolated_guess(_atoms(inputs["reactant"]), _atoms(inputs["product"]), self.calc)
+            guess = interpolated_guess(atoms_of(inputs["reactant"]), atoms_of(inputs["product"]), self.calc)
             source = "IDPP interpolation"
-        record = self._point(find_transition_state(guess, self.calc, fmax=s.ts_fmax, steps=s.steps), "TS", 1)
-        record["guess"] = source
-        return record
+        fields_ = self._point(find_transition_state(guess, self.calc, fmax=s.ts_fmax, steps=s.steps), "TS", 1)
+        return {**fields_, "guess": source}
 
-    def _irc(self, inputs: dict) -> dict:
-        from phl.geometries.pathways import irc_connects, run_irc
-
+    def _irc(self, inputs: dict[str, StepRecord]) -> dict[str, Any]:
         s = self.settings
-        result = run_irc(_atoms(inputs["ts"]), self.calc, fmax=s.irc_fmax, steps=s.irc_steps, dx=s.irc_dx, min_fmax=s.fmax)
-        connects = irc_connects(result, _atoms(inputs["reactant"]), _atoms(inputs["product"]))
+        result = run_irc(
+            atoms_of(inputs["ts"]), self.calc, fmax=s.irc_fmax, steps=s.irc_steps, dx=s.irc_dx, min_fmax=s.fmax
+        )
+        connects = irc_connects(result, atoms_of(inputs["reactant"]), atoms_of(inputs["product"]))
         ts_index = int(np.argmin(np.abs(result.path_position)))
         interior = [i for i in range(1, len(result.points) - 1) if i != ts_index]
         return {
             "status": "ok" if connects else "failed",
             "reason": "" if connects else "IRC end points do not match the bond graphs of reactant and product",
-            "connects": connects, "notes": result.notes, "ts_index": ts_index,
+            "connects": connects,
+            "notes": result.notes,
+            "ts_index": ts_index,
             "path_position": result.path_position.tolist(),
             "points": [a.get_positions().tolist() for a in result.points],
             "symbols": result.points[0].get_chemical_symbols(),
             "kept": evenly_spaced(interior, s.irc_points),
-            "ends": {d: {"energy": e.energy, "n_imaginary": e.n_imaginary, **_geometry(e.atoms)}
-                     for d, e in (("forward", result.forward_end), ("reverse", result.reverse_end))},
+            "ends": {
+                d: {"energy": e.energy, "n_imaginary": e.n_imaginary, **geometry_of(e.atoms)}
+                for d, e in (("forward", result.forward_end), ("reverse", result.reverse_end))
+            },
         }
 
-    def _nms(self, inputs: dict) -> dict:
-        from phl.geometries.nms import sample_normal_modes
-
+    def _nms(self, inputs: dict[str, StepRecord]) -> dict[str, Any]:
         s = self.settings
         irc = inputs["irc"]
-        interior = [i for i in range(1, len(irc["points"]) - 1) if i != irc["ts_index"]]
         samples = []
-        for k, i in enumerate(evenly_spaced(interior, s.nms_points)):
-            atoms = Atoms(symbols=irc["symbols"], positions=irc["points"][i])
+        for k, i in enumerate(evenly_spaced(irc.interior(), s.nms_points)):
+            atoms = Atoms(symbols=irc.symbols, positions=irc.points[i])
             hessian = self.calc.hessian(atoms)
-            for sample in sample_normal_modes(atoms, hessian, s.nms_samples, s.nms_temperature, seed=s.nms_seed + 1000 * k):
-                samples.append({"irc_index": i, "harmonic_energy": sample.harmonic_energy, **_geometry(sample.atoms)})
+            for sample in sample_normal_modes(
+                atoms, hessian, s.nms_samples, s.nms_temperature, seed=s.nms_seed + 1000 * k
+            ):
+                samples.append({"irc_index": i, "harmonic_energy": sample.harmonic_energy, **geometry_of(sample.atoms)})
         return {"status": "ok", "samples": samples}
 
 
-def collect(reaction_id: str, records: dict[str, dict]) -> dict[str, Any]:
+def collect(reaction_id: str, records: dict[str, StepRecord]) -> StructuresRecord:
     """The structures a reaction contributes (none unless every step is ``ok``), each with a name,
-    category (RTP, IRC, NMS) and geometry; plus the outcome row of the summary table."""
+    category (reactant, product, ts, irc, nms) and geometry; plus the outcome row of the summary table."""
     missing = [s for s in STEPS if s not in records]
     if missing:
         raise InputError(f"reaction {reaction_id}: missing step record(s) {', '.join(missing)}")
-    bad = next((s for s in STEPS if records[s].get("status") != "ok"), None)
+    bad = next((s for s in STEPS if not records[s].ok), None)
     structures: list[dict] = []
     if bad is None:
         for step in ("reactant", "product", "ts"):
-            structures.append({"name": step, "category": step, **_geometry(_atoms(records[step]))})
+            structures.append({"name": step, "category": step, **geometry_of(atoms_of(records[step]))})
         irc = records["irc"]
-        for i in irc["kept"]:
-            structures.append({"name": f"irc_{i:03d}", "category": "irc", "symbols": irc["symbols"],
-                               "positions": irc["points"][i], "path_position": irc["path_position"][i]})
-        for k, sample in enumerate(records["nms"]["samples"]):
-            structures.append({"name": f"nms_{k:03d}", "category": "nms", "symbols": sample["symbols"],
-                               "positions": sample["positions"], "irc_index": sample["irc_index"]})
-    failed = next((s for s in STEPS if records[s].get("status") == "failed"), None)
-    return {
-        "reaction": reaction_id,
-        "status": "ok" if bad is None else "failed",
-        "failed_step": failed or (bad or ""),
-        "reason": records[failed or bad]["reason"] if (failed or bad) else "",
-        "seconds": round(sum(float(r.get("provenance", {}).get("seconds", 0.0)) for r in records.values()), 1),
-        "structures": structures,
-    }
+        for i in irc.kept:
+            structures.append(
+                {
+                    "name": f"irc_{i:03d}",
+                    "category": "irc",
+                    "symbols": irc.symbols,
+                    "positions": irc.points[i],
+                    "path_position": irc.path_position[i],
+                }
+            )
+        for k, sample in enumerate(records["nms"].samples):
+            structures.append(
+                {
+                    "name": f"nms_{k:03d}",
+                    "category": "nms",
+                    "symbols": sample["symbols"],
+                    "positions": sample["positions"],
+                    "irc_index": sample["irc_index"],
+                }
+            )
+    failed = next((s for s in STEPS if records[s].status == "failed"), None)
+    culprit = failed or bad
+    return StructuresRecord(
+        reaction=reaction_id,
+        status="ok" if bad is None else "failed",
+        failed_step=culprit or "",
+        reason=records[culprit].reason if culprit else "",
+        seconds=round(sum(float(r.provenance.get("seconds", 0.0)) for r in records.values()), 1),
+        structures=structures,
+    )
 
 
-def structure_counts(collected: dict) -> dict[str, int]:
+def structure_counts(collected: StructuresRecord) -> dict[str, int]:
     """Structures per reporting group (RTP, IRC, NMS) of a collected reaction."""
     counts = dict.fromkeys(GROUPS, 0)
-    for s in collected["structures"]:
+    for s in collected.structures:
         group = group_of(s["category"])
         if group not in counts:
-            raise InputError(f"reaction {collected['reaction']}: unknown structure category {s['category']!r}")
+            raise InputError(f"reaction {collected.reaction}: unknown structure category {s['category']!r}")
         counts[group] += 1
     return counts
 
 
-def summary_table(collected: list[dict]):
+def summary_table(collected: list[StructuresRecord]):
     """One row per reaction: status, failed step, reason, seconds and structures per category."""
     import pandas as pd
 
-    rows = [{"reaction": c["reaction"], "status": c["status"], "failed_step": c["failed_step"], "reason": c["reason"],
-             **{f"n_{k}": v for k, v in structure_counts(c).items()}, "seconds": c["seconds"]} for c in collected]
+    rows = [
+        {
+            "reaction": c.reaction,
+            "status": c.status,
+            "failed_step": c.failed_step,
+            "reason": c.reason,
+            **{f"n_{k}": v for k, v in structure_counts(c).items()},
+            "seconds": c.seconds,
+        }
+        for c in collected
+    ]
     columns = ["reaction", "status", "failed_step", "reason", *(f"n_{g}" for g in GROUPS), "seconds"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -265,24 +311,17 @@ def summary_report(table) -> str:
     return "\n".join(lines)
 
 
-def read_record(path: str | Path, what: str = "geometry") -> dict:
-    """A JSON record of the geometry stage (any step, or structures.json)."""
-    import json
-
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable {what} record: {exc}") from None
-
-
 def read_structure(path: str | Path, index: int) -> tuple[Atoms, dict]:
     """Structure ``index`` of a ``structures.json`` (from :func:`collect`), with its metadata."""
+    if index < 0:
+        raise InputError(f"structure index must be >= 0, got {index}")
     data = read_record(path, "structures")
     try:
-        entry = data["structures"][index]
-    except (KeyError, TypeError) as exc:
-        raise InputError(f"{path}: not a readable structures record: {exc}") from None
+        entry = data.structures[index]
+        meta = {"name": entry["name"], "category": entry["category"], "reaction": data.reaction}
+        atoms = atoms_of(entry)
     except IndexError:
-        raise InputError(f"{path}: no structure {index} (it has {len(data['structures'])})") from None
-    meta = {"name": entry["name"], "category": entry["category"], "reaction": data["reaction"]}
-    return Atoms(symbols=entry["symbols"], positions=entry["positions"]), meta
+        raise InputError(f"{path}: no structure {index} (it has {len(data.structures)})") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable structures record: structure {index}: {exc}") from None
+    return atoms, meta

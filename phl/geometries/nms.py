@@ -45,9 +45,16 @@ def normal_modes(atoms: Atoms, hessian: np.ndarray) -> tuple[np.ndarray, np.ndar
     return q.reshape(vib.modes.shape), k
 
 
-def sample_normal_modes(atoms: Atoms, hessian: np.ndarray, n_samples: int, temperature: float, seed: int,
-                        min_force_constant: float = 0.01, min_distance_ratio: float = 0.5,
-                        max_tries: int = 1000) -> list[NMSSample]:
+def sample_normal_modes(
+    atoms: Atoms,
+    hessian: np.ndarray,
+    n_samples: int,
+    temperature: float,
+    seed: int,
+    min_force_constant: float = 0.01,
+    min_distance_ratio: float = 0.5,
+    max_tries: int = 1000,
+) -> list[NMSSample]:
     """``n_samples`` distorted geometries at ``temperature`` (K), reproducible for ``seed``."""
     if n_samples < 0 or temperature <= 0 or min_force_constant <= 0:
         raise InputError("NMS needs n_samples >= 0, temperature > 0 K and min_force_constant > 0")
@@ -63,8 +70,10 @@ def sample_normal_modes(atoms: Atoms, hessian: np.ndarray, n_samples: int, tempe
     while len(samples) < n_samples:
         tries += 1
         if tries > max_tries + n_samples:
-            raise InputError(f"NMS: only {len(samples)} of {n_samples} samples without overlapping atoms after "
-                             f"{tries - 1} draws; lower the temperature or min_distance_ratio")
+            raise InputError(
+                f"NMS: only {len(samples)} of {n_samples} samples without overlapping atoms after "
+                f"{tries - 1} draws; lower the temperature or min_distance_ratio"
+            )
         u = rng.random(len(k))
         c = u / u.sum() * rng.random()
         amplitude = rng.choice([-1.0, 1.0], size=len(k)) * np.sqrt(3.0 * c * n * KB_HARTREE * temperature / k_used)

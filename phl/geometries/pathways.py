@@ -5,9 +5,9 @@ harmonic analysis and bond graphs (docs/geometries.md)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 from ase import Atoms
@@ -62,8 +62,9 @@ def sella_optimize(atoms: Atoms, calc: HessianCalculator, order: int, fmax: floa
     return converged, int(opt.nsteps)
 
 
-def minimize(atoms: Atoms, calc: HessianCalculator, fmax: float = 0.01, steps: int = 200, kicks: int = 3,
-             kick: float = 0.3) -> StationaryPoint:
+def minimize(
+    atoms: Atoms, calc: HessianCalculator, fmax: float = 0.01, steps: int = 200, kicks: int = 3, kick: float = 0.3
+) -> StationaryPoint:
     """Minimise (Sella, order 0, internal coordinates); ``fmax`` in eV/Å.
 
     A symmetric start can converge to a saddle point (e.g. a T-shaped H2···CO complex): when the
@@ -76,8 +77,11 @@ def minimize(atoms: Atoms, calc: HessianCalculator, fmax: float = 0.01, steps: i
         if not point.converged or point.n_imaginary == 0:
             break
         mode = point.vibrations.modes[0]
-        log.info("minimum has %d imaginary mode(s) (lowest %.0f cm^-1): displacing along it and minimising again",
-                 point.n_imaginary, point.vibrations.frequencies[0])
+        log.info(
+            "minimum has %d imaginary mode(s) (lowest %.0f cm^-1): displacing along it and minimising again",
+            point.n_imaginary,
+            point.vibrations.frequencies[0],
+        )
         atoms = point.atoms.copy()
         atoms.positions += kick * mode / np.linalg.norm(mode, axis=1).max()
         converged, more = sella_optimize(atoms, calc, 0, fmax, steps)
@@ -86,15 +90,18 @@ def minimize(atoms: Atoms, calc: HessianCalculator, fmax: float = 0.01, steps: i
     return point
 
 
-def find_transition_state(guess: Atoms, calc: HessianCalculator, fmax: float = 0.01, steps: int = 200) -> StationaryPoint:
+def find_transition_state(
+    guess: Atoms, calc: HessianCalculator, fmax: float = 0.01, steps: int = 200
+) -> StationaryPoint:
     """Refine a TS guess with Sella (order 1, internal coordinates, exact Hessian)."""
     atoms = guess.copy()
     converged, n = sella_optimize(atoms, calc, 1, fmax, steps)
     return _analyse(atoms, calc, converged, n)
 
 
-def interpolated_guess(reactant: Atoms, product: Atoms, calc: HessianCalculator, n_images: int = 7,
-                       climb_steps: int = 0) -> Atoms:
+def interpolated_guess(
+    reactant: Atoms, product: Atoms, calc: HessianCalculator, n_images: int = 7, climb_steps: int = 0
+) -> Atoms:
     """Highest-energy image of an IDPP path (optionally relaxed by a climbing-image NEB)."""
     from ase.mep import NEB
     from ase.optimize import FIRE
@@ -127,8 +134,9 @@ class IRCResult:
     notes: list[str]
 
 
-def run_irc(ts: Atoms, calc: HessianCalculator, fmax: float = 0.05, steps: int = 30, dx: float = 0.1,
-            min_fmax: float = 0.01) -> IRCResult:
+def run_irc(
+    ts: Atoms, calc: HessianCalculator, fmax: float = 0.05, steps: int = 30, dx: float = 0.1, min_fmax: float = 0.01
+) -> IRCResult:
     """IRC forward and reverse from the TS (Sella), at most ``steps`` points of ``dx`` (Å amu^½)
     each way; end points then minimised. Sella's ``IRCInnerLoopConvergenceFailure`` (common near
     minima) ends that direction, not the run. Measured on HCN ⇌ HNC (3-21G): 25 points each way
@@ -142,7 +150,9 @@ def run_irc(ts: Atoms, calc: HessianCalculator, fmax: float = 0.05, steps: int =
         atoms = ts.copy()
         atoms.calc = calc
         traj: list[Atoms] = []
-        irc = IRC(atoms, dx=dx, eta=1e-4, gamma=0.1, hessian_function=calc.hessian_function, logfile=None, keep_going=True)
+        irc = IRC(
+            atoms, dx=dx, eta=1e-4, gamma=0.1, hessian_function=calc.hessian_function, logfile=None, keep_going=True
+        )
         irc.attach(lambda a=atoms, t=traj: t.append(a.copy()), interval=1)
         try:
             with optimizer_failures(f"IRC ({direction})"):
@@ -160,7 +170,9 @@ def run_irc(ts: Atoms, calc: HessianCalculator, fmax: float = 0.05, steps: int =
                 kept.append(a)
         branches[direction] = kept or [traj[-1]]
     path = branches["reverse"][::-1] + [ts.copy()] + branches["forward"]
-    pos = np.concatenate([[0.0], np.cumsum([np.linalg.norm(b.positions - a.positions) for a, b in zip(path[:-1], path[1:])])])
+    pos = np.concatenate(
+        [[0.0], np.cumsum([np.linalg.norm(b.positions - a.positions) for a, b in zip(path[:-1], path[1:])])]
+    )
     pos -= pos[len(branches["reverse"])]
     ends = {d: minimize(branches[d][-1], calc, fmax=min_fmax) for d in ("forward", "reverse")}
     return IRCResult(path, pos, ends["forward"], ends["reverse"], notes)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from ase import Atoms
 
-from phl.errors import InputError
 from phl.checks import check_charge_multiplicity, validate_atoms
+from phl.errors import InputError
 from phl.io.xyz import read_xyz
 
 BUILTIN = Path(__file__).resolve().parents[1] / "data" / "reactions.yaml"
@@ -109,13 +109,19 @@ def _parse_entry(entry: dict, k: int, path: Path) -> Reaction:
     for key in ("reactant", "product"):
         if key not in entry:
             raise InputError(f"{where}: missing {key!r}")
-    geoms = {key: _geometry(entry[key], path.parent, f"{where} {key}") for key in ("reactant", "product", "ts_guess") if key in entry}
+    geoms = {
+        key: _geometry(entry[key], path.parent, f"{where} {key}")
+        for key in ("reactant", "product", "ts_guess")
+        if key in entry
+    }
     ref = geoms["reactant"].get_chemical_symbols()
     for key, atoms in geoms.items():
         if atoms.get_chemical_symbols() != ref:
             what = "atom counts" if len(atoms) != len(ref) else "element order"
-            raise InputError(f"{where}: reactant and {key} have different {what} "
-                             f"({''.join(ref)} vs {''.join(atoms.get_chemical_symbols())})")
+            raise InputError(
+                f"{where}: reactant and {key} have different {what} "
+                f"({''.join(ref)} vs {''.join(atoms.get_chemical_symbols())})"
+            )
     charge, mult = entry.get("charge", 0), entry.get("multiplicity", 1)
     if not isinstance(charge, int) or not isinstance(mult, int):
         raise InputError(f"{where}: charge and multiplicity must be integers")

@@ -28,7 +28,9 @@ def read_xyz(path: str | Path) -> Atoms:
     if n_atoms < 1:
         raise InputError(f"{path}: malformed XYZ: number of atoms is {n_atoms}")
     if len(lines) < n_atoms + 2:
-        raise InputError(f"{path}: malformed XYZ: header says {n_atoms} atoms but only {max(len(lines) - 2, 0)} lines follow")
+        raise InputError(
+            f"{path}: malformed XYZ: header says {n_atoms} atoms but only {max(len(lines) - 2, 0)} lines follow"
+        )
     for k, line in enumerate(lines[2 : n_atoms + 2], start=3):
         parts = line.split()
         if len(parts) < 4:

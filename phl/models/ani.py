@@ -6,7 +6,7 @@ per-element 384→256→64→256→1 CELU(0.1) networks, plus fixed per-element 
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -30,9 +30,14 @@ def _network(n_in: int, hidden: Sequence[int], alpha: float) -> nn.Sequential:
 class ANIModel(nn.Module):
     """ANI-1x AEV + one network per element + fixed self energies (Eh), float64 by default."""
 
-    def __init__(self, elements: Sequence[int] = ELEMENTS, hidden: Sequence[int] = (256, 64, 256),
-                 celu_alpha: float = 0.1, self_energies: Sequence[float] | None = None,
-                 dtype: torch.dtype = torch.float64) -> None:
+    def __init__(
+        self,
+        elements: Sequence[int] = ELEMENTS,
+        hidden: Sequence[int] = (256, 64, 256),
+        celu_alpha: float = 0.1,
+        self_energies: Sequence[float] | None = None,
+        dtype: torch.dtype = torch.float64,
+    ) -> None:
         super().__init__()
         from torchani.aev import AEVComputer
 

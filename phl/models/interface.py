@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -71,7 +72,7 @@ class ModelSpec:
             raise InputError(f"model arguments must be JSON values (they are stored in checkpoints): {exc}") from None
 
     @classmethod
-    def of(cls, model_class: type, **kwargs: Any) -> "ModelSpec":
+    def of(cls, model_class: type, **kwargs: Any) -> ModelSpec:
         return cls(f"{model_class.__module__}:{model_class.__qualname__}", kwargs)
 
     def model_class(self) -> type[torch.nn.Module]:
@@ -104,7 +105,7 @@ class ModelSpec:
         return {"class": self.class_path, "kwargs": dict(self.kwargs)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelSpec":
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
         return cls(data["class"], dict(data.get("kwargs", {})))
 
 

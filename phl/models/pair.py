@@ -11,7 +11,7 @@ per-element self energies fitted by the trainer. Smooth to any order below the c
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -20,8 +20,9 @@ from phl.models.interface import element_indices, element_lookup
 
 
 class PairModel(nn.Module):
-    def __init__(self, elements: Sequence[int] = (1, 6, 7, 8), n_basis: int = 4, cutoff: float = 5.0,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, elements: Sequence[int] = (1, 6, 7, 8), n_basis: int = 4, cutoff: float = 5.0, seed: int | None = None
+    ) -> None:
         super().__init__()
         self.elements = tuple(int(z) for z in elements)
         self.cutoff = float(cutoff)

@@ -7,7 +7,7 @@ The engine always builds a PySCF object and, on the GPU backend, converts it wit
 from __future__ import annotations
 
 import importlib.util
-from typing import Callable
+from collections.abc import Callable
 
 from phl.errors import InputError
 

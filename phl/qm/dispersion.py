@@ -15,8 +15,8 @@ Units: positions in Å in, energy in Eh, gradient in Eh/Å and Hessian in Eh/Å�
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -122,6 +122,4 @@ def chg_dispersion(
         np.add.at(h4, (j, i), -block)
         hess = h4.transpose(0, 2, 1, 3).reshape(3 * n, 3 * n) / BOHR**2
 
-    return DispersionResult(
-        energy=float(e.sum()), gradient=grad / BOHR, hessian=hess
-    )
+    return DispersionResult(energy=float(e.sum()), gradient=grad / BOHR, hessian=hess)

@@ -25,8 +25,8 @@ import numpy as np
 from ase import Atoms
 from numpy.typing import NDArray
 
-from phl.errors import InputError, SCFConvergenceError
 from phl.checks import check_charge_multiplicity, validate_atoms
+from phl.errors import InputError, SCFConvergenceError
 from phl.provenance import provenance
 from phl.qm.backend import resolve_backend, resolve_hessian_mode
 from phl.qm.basis import check_basis_for_molecule, load_basis
@@ -35,7 +35,6 @@ from phl.qm.method import Method
 from phl.units import BOHR
 
 log = logging.getLogger(__name__)
-
 
 
 def _to_numpy(x: Any) -> NDArray[np.float64]:
@@ -75,8 +74,13 @@ class ReferenceResult:
             "positions": self.positions.tolist(),
             "energy": self.energy,
             "dispersion_energy": self.dispersion_energy,
-            "units": {"energy": "Eh", "forces": "Eh/Angstrom", "hessian": "Eh/Angstrom^2",
-                      "hvps": "Eh/Angstrom^2", "positions": "Angstrom"},
+            "units": {
+                "energy": "Eh",
+                "forces": "Eh/Angstrom",
+                "hessian": "Eh/Angstrom^2",
+                "hvps": "Eh/Angstrom^2",
+                "positions": "Angstrom",
+            },
         }
         for key in ("forces", "hessian", "probes", "hvps"):
             value = getattr(self, key)
@@ -91,8 +95,11 @@ class ReferenceResult:
             hessian_grid_response=(self.hessian_mode == "fd" and method.grid_response)
             or (self.hessian_mode == "analytic" and backend == "gpu"),
             grid=list(method.grid),
-            tolerances={"scf_energy": method.conv_tol, "scf_gradient": method.conv_tol_grad,
-                        "cphf": method.conv_tol_cphf},
+            tolerances={
+                "scf_energy": method.conv_tol,
+                "scf_gradient": method.conv_tol_grad,
+                "cphf": method.conv_tol_cphf,
+            },
             fd_step_angstrom=method.fd_step,
             scf=scf,
             wall_seconds=self.timings,
@@ -183,8 +190,11 @@ class ReferenceEngine:
         strategy = "diis"
         ok = attempt(mf, dm0)
         if not ok:
-            log.warning("SCF not converged in %d cycles; retrying with level shift %.2f",
-                        self.method.max_cycle, self.method.level_shift)
+            log.warning(
+                "SCF not converged in %d cycles; retrying with level shift %.2f",
+                self.method.max_cycle,
+                self.method.level_shift,
+            )
             strategy = "level_shift"
             mf.level_shift = self.method.level_shift
             ok = attempt(mf, mf.make_rdm1())
@@ -228,8 +238,12 @@ class ReferenceEngine:
         return de.transpose(0, 2, 1, 3).reshape(3 * n, 3 * n) / BOHR**2
 
     def fd_directional_derivatives(
-        self, symbols: list[str], positions: NDArray[np.float64], dm0: Any,
-        directions: NDArray[np.float64], label: str,
+        self,
+        symbols: list[str],
+        positions: NDArray[np.float64],
+        dm0: Any,
+        directions: NDArray[np.float64],
+        label: str,
     ) -> NDArray[np.float64]:
         """Central differences of the electronic gradient along unit ``directions`` (K, N, 3):
         returns (K, N, 3) in Eh/Å².
@@ -282,8 +296,12 @@ class ReferenceEngine:
         disp = chg_dispersion(symbols, pos, hessian=hessian or probes is not None) if self.method.dispersion else None
         e_disp = disp.energy if disp else 0.0
         result = ReferenceResult(
-            symbols=symbols, positions=pos, energy=float(mf.e_tot) + e_disp,
-            dispersion_energy=e_disp, scf=mf.scf_info, timings=timings,
+            symbols=symbols,
+            positions=pos,
+            energy=float(mf.e_tot) + e_disp,
+            dispersion_energy=e_disp,
+            scf=mf.scf_info,
+            timings=timings,
         )
         dm = result.density = mf.make_rdm1()
 

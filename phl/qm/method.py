@@ -57,31 +57,39 @@ class Method(Settings):
 
     what: ClassVar[str] = "method"
 
-    functional: str = setting("wB97X-D", "functional, dispersion included for wB97X-D; known: " + ", ".join(FUNCTIONALS))
+    functional: str = setting(
+        "wB97X-D", "functional, dispersion included for wB97X-D; known: " + ", ".join(FUNCTIONALS)
+    )
     basis: str = setting("6-31G(d)", "Gaussian-style basis name, e.g. 6-31G(d), 6-31+G(d,p), 3-21G, def2-TZVP")
-    cartesian: bool | None = setting(None, "Cartesian (6D) d functions: auto takes Gaussian's default for the basis",
-                                     parse=parse_cartesian, format=format_cartesian)
+    cartesian: bool | None = setting(
+        None,
+        "Cartesian (6D) d functions: auto takes Gaussian's default for the basis",
+        parse=parse_cartesian,
+        format=format_cartesian,
+    )
     charge: int = setting(0, "total charge")
     multiplicity: int = setting(1, "spin multiplicity 2S+1; UKS when > 1")
-    grid: tuple[int, int] = setting((99, 590), "RADIAL,ANGULAR points per atom; 99,590 is Gaussian's UltraFine",
-                                    parse=parse_grid)
+    grid: tuple[int, int] = setting(
+        (99, 590), "RADIAL,ANGULAR points per atom; 99,590 is Gaussian's UltraFine", parse=parse_grid
+    )
     conv_tol: float = setting(1e-10, "SCF energy convergence (Eh)")
     conv_tol_grad: float = setting(1e-7, "SCF orbital-gradient convergence (tight for finite differences)")
     conv_tol_cphf: float = setting(1e-8, "CPHF tolerance of the analytic Hessian")
     max_cycle: int = setting(100, "SCF iterations per attempt (DIIS, then level shift, then second order)")
     level_shift: float = setting(0.25, "level shift (Eh) of the second SCF attempt")
     backend: Backend = setting("auto", "auto: gpu4pyscf when CUDA and gpu4pyscf are present, else PySCF on CPU")
-    hessian_mode: HessianMode = setting("auto", "fd: 6N displaced gradients with grid response (Gaussian-exact); "
-                                        "analytic: without grid response on CPU; auto: analytic on GPU, fd on CPU")
+    hessian_mode: HessianMode = setting(
+        "auto",
+        "fd: 6N displaced gradients with grid response (Gaussian-exact); "
+        "analytic: without grid response on CPU; auto: analytic on GPU, fd on CPU",
+    )
     fd_step: float = setting(1e-3, "finite-difference step (Å) of FD Hessians and reference HVPs")
     grid_response: bool = setting(True, "XC grid-weight derivatives in gradients (exact derivatives of the energy)")
     max_memory_mb: int = setting(4000, "memory PySCF may use (MB)")
 
     def __post_init__(self) -> None:
         if self.functional.lower() not in FUNCTIONALS:
-            raise InputError(
-                f"unknown functional {self.functional!r}; known: {', '.join(sorted(FUNCTIONALS))}"
-            )
+            raise InputError(f"unknown functional {self.functional!r}; known: {', '.join(sorted(FUNCTIONALS))}")
         normalise_basis_name(self.basis)
         if int(self.multiplicity) != self.multiplicity or self.multiplicity < 1:
             raise InputError(f"multiplicity must be a positive integer, got {self.multiplicity!r}")
@@ -116,7 +124,7 @@ class Method(Settings):
     def unrestricted(self) -> bool:
         return self.multiplicity > 1
 
-    def with_(self, **changes: Any) -> "Method":
+    def with_(self, **changes: Any) -> Method:
         """A copy with some fields changed (validated again)."""
         return self.replace(**changes)
 
@@ -127,7 +135,7 @@ class Method(Settings):
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Method":
+    def from_dict(cls, data: dict[str, Any] | None) -> Method:
         """Build from a mapping; the derived keys that :meth:`to_dict` adds are accepted back."""
         data = {k: v for k, v in (data or {}).items() if k not in ("xc", "dispersion", "cartesian_used")}
         return super().from_dict(data)

@@ -41,12 +41,21 @@ def _mole(symbols: list[str], positions: NDArray[np.float64]):
     from pyscf import gto
 
     n_electrons = sum(gto.charge(s) for s in symbols)
-    return gto.M(atom=[(s, tuple(p)) for s, p in zip(symbols, positions)], unit="Angstrom",
-                 basis="sto-3g", spin=n_electrons % 2, verbose=0)
+    return gto.M(
+        atom=[(s, tuple(p)) for s, p in zip(symbols, positions)],
+        unit="Angstrom",
+        basis="sto-3g",
+        spin=n_electrons % 2,
+        verbose=0,
+    )
 
 
-def harmonic_analysis(symbols: list[str], positions: NDArray[np.float64], hessian: NDArray[np.float64],
-                      masses: NDArray[np.float64] | None = None) -> Vibrations:
+def harmonic_analysis(
+    symbols: list[str],
+    positions: NDArray[np.float64],
+    hessian: NDArray[np.float64],
+    masses: NDArray[np.float64] | None = None,
+) -> Vibrations:
     """Frequencies and modes of the Hessian (3N, 3N) in Eh/Å² at ``positions`` (Å)."""
     from pyscf.hessian import thermo
 

@@ -42,9 +42,14 @@ def _vibrations(symbols, positions, hess):
     return vib, vib.count_imaginary()
 
 
-def evaluate_model(model: torch.nn.Module, dataset_path: str | Path, split: str = "paper",
-                   parts: tuple[str, ...] = ("test", "heldout"), batch_size: int = 100,
-                   frequencies: bool = True) -> pd.DataFrame:
+def evaluate_model(
+    model: torch.nn.Module,
+    dataset_path: str | Path,
+    split: str = "paper",
+    parts: tuple[str, ...] = ("test", "heldout"),
+    batch_size: int = 100,
+    frequencies: bool = True,
+) -> pd.DataFrame:
     """One row per evaluated structure (see the module docstring)."""
     from ase.data import chemical_symbols
 
@@ -72,29 +77,50 @@ def evaluate_model(model: torch.nn.Module, dataset_path: str | Path, split: str 
                 for b in range(len(batch)):
                     i, n = int(batch.index[b]), int(batch.n_atoms[b])
                     df = (forces[b, :n].detach() - batch.forces[b, :n]).cpu().numpy().ravel() * HARTREE_TO_KCAL_MOL
-                    row = {"index": i, "category": str(ds.category_names[i]), "reaction": ds.reaction_of(i) or "",
-                           "part": SPLIT_NAMES[int(codes[i])], "n_atoms": n,
-                           "energy_err": float(energy[b].detach() - batch.energy[b]) * HARTREE_TO_KCAL_MOL,
-                           "forces_sse": float(np.sum(df**2)), "forces_sae": float(np.sum(np.abs(df))), "forces_n": df.size,
-                           "hessian_sse": np.nan, "hessian_sae": np.nan, "hessian_n": 0,
-                           "freq_sae": np.nan, "freq_n": 0, "ts": False, "ts_sign_ok": np.nan, "ts_mode_overlap": np.nan}
+                    row = {
+                        "index": i,
+                        "category": str(ds.category_names[i]),
+                        "reaction": ds.reaction_of(i) or "",
+                        "part": SPLIT_NAMES[int(codes[i])],
+                        "n_atoms": n,
+                        "energy_err": float(energy[b].detach() - batch.energy[b]) * HARTREE_TO_KCAL_MOL,
+                        "forces_sse": float(np.sum(df**2)),
+                        "forces_sae": float(np.sum(np.abs(df))),
+                        "forces_n": df.size,
+                        "hessian_sse": np.nan,
+                        "hessian_sae": np.nan,
+                        "hessian_n": 0,
+                        "freq_sae": np.nan,
+                        "freq_n": 0,
+                        "ts": False,
+                        "ts_sign_ok": np.nan,
+                        "ts_mode_overlap": np.nan,
+                    }
                     if with_h:
                         h_model = hess[b, : 3 * n, : 3 * n].cpu().numpy()
                         h_model = 0.5 * (h_model + h_model.T)
                         h_ref = batch.hessian[b, : 3 * n, : 3 * n].cpu().numpy()
                         dh = (h_model - h_ref).ravel() * HARTREE_TO_KCAL_MOL
-                        row.update(hessian_sse=float(np.sum(dh**2)), hessian_sae=float(np.sum(np.abs(dh))), hessian_n=dh.size)
+                        row.update(
+                            hessian_sse=float(np.sum(dh**2)), hessian_sae=float(np.sum(np.abs(dh))), hessian_n=dh.size
+                        )
                         if frequencies and n > 1:
                             symbols = [chemical_symbols[z] for z in batch.species[b, :n].cpu().numpy()]
                             pos = batch.coordinates[b, :n].cpu().numpy()
                             vib_ref, n_imag = _vibrations(symbols, pos, h_ref)
                             vib_model, n_imag_model = _vibrations(symbols, pos, h_model)
                             m = min(len(vib_ref.frequencies), len(vib_model.frequencies))
-                            row.update(freq_sae=float(np.sum(np.abs(vib_model.frequencies[:m] - vib_ref.frequencies[:m]))), freq_n=m)
+                            row.update(
+                                freq_sae=float(np.sum(np.abs(vib_model.frequencies[:m] - vib_ref.frequencies[:m]))),
+                                freq_n=m,
+                            )
                             if n_imag == 1:
                                 a, c = vib_ref.modes[0].ravel(), vib_model.modes[0].ravel()
-                                row.update(ts=True, ts_sign_ok=float(n_imag_model >= 1 and vib_model.frequencies[0] < 0),
-                                           ts_mode_overlap=float(abs(a @ c) / (np.linalg.norm(a) * np.linalg.norm(c))))
+                                row.update(
+                                    ts=True,
+                                    ts_sign_ok=float(n_imag_model >= 1 and vib_model.frequencies[0] < 0),
+                                    ts_mode_overlap=float(abs(a @ c) / (np.linalg.norm(a) * np.linalg.norm(c))),
+                                )
                     rows.append(row)
     return pd.DataFrame(rows).sort_values("index").reset_index(drop=True)
 
@@ -131,6 +157,8 @@ def group_summaries(rows: pd.DataFrame) -> str:
     lines = []
     for group, g in rows.groupby(rows["category"].map(group_of)):
         m = metrics(g)
-        lines.append(f"{group}: {m['n_structures']} structures, RMSE E {m['energy_rmse']:.3f} kcal/mol, "
-                     f"F {m['forces_rmse']:.3f} kcal/mol/Å, H {m['hessian_rmse']:.3f} kcal/mol/Å²")
+        lines.append(
+            f"{group}: {m['n_structures']} structures, RMSE E {m['energy_rmse']:.3f} kcal/mol, "
+            f"F {m['forces_rmse']:.3f} kcal/mol/Å, H {m['hessian_rmse']:.3f} kcal/mol/Å²"
+        )
     return "\n".join(lines)

@@ -18,8 +18,11 @@ from phl.io.atomic import atomic_path
 from phl.registry import GROUPS, PROBE_MODES, parse_run
 from phl.results.tables import accuracy_table, load_evaluations, load_logs, paired_errors, timing_table
 
-PROPS = (("energy", "Energy RMSE (kcal/mol)"), ("forces", "Force RMSE (kcal/mol/Å)"),
-         ("hessian", "Hessian RMSE (kcal/mol/Å²)"))
+PROPS = (
+    ("energy", "Energy RMSE (kcal/mol)"),
+    ("forces", "Force RMSE (kcal/mol/Å)"),
+    ("hessian", "Hessian RMSE (kcal/mol/Å²)"),
+)
 
 
 def _plt():
@@ -51,10 +54,16 @@ def fig_validation(logs: pd.DataFrame, out_dir: Path) -> list[Path]:
     for run, g in logs.groupby("run", sort=False):
         r = parse_run(run)
         curve = g.groupby("epoch")["val_energy_rmse"].mean()
-        ax.plot(curve.index, curve.values, label=r.label, color=r.color,
-                linestyle="--" if r.probes == "fixed" else "-")
-    return _finish_log_axes(fig, ax, "Epoch", "Validation energy RMSE (kcal/mol)", "Validation curves (mean over seeds)",
-                            out_dir, "fig2_validation")
+        ax.plot(curve.index, curve.values, label=r.label, color=r.color, linestyle="--" if r.probes == "fixed" else "-")
+    return _finish_log_axes(
+        fig,
+        ax,
+        "Epoch",
+        "Validation energy RMSE (kcal/mol)",
+        "Validation curves (mean over seeds)",
+        out_dir,
+        "fig2_validation",
+    )
 
 
 def _finish_log_axes(fig, ax, xlabel: str, ylabel: str, title: str, out_dir: Path, name: str) -> list[Path]:
@@ -68,8 +77,7 @@ def _finish_log_axes(fig, ax, xlabel: str, ylabel: str, title: str, out_dir: Pat
 
 def fig_rmse(acc: pd.DataFrame, out_dir: Path) -> list[Path]:
     plt = _plt()
-    modes = [m for m in PROBE_MODES
-             if any(parse_run(r).probes == m for r in acc["run"])] or ["randomized"]
+    modes = [m for m in PROBE_MODES if any(parse_run(r).probes == m for r in acc["run"])] or ["randomized"]
     fig, axes = plt.subplots(len(PROPS), len(modes), figsize=(4.2 * len(modes), 8), squeeze=False)
     for col, mode in enumerate(modes):
         runs = [r for r in dict.fromkeys(acc["run"]) if parse_run(r).probes in (None, mode)]
@@ -81,8 +89,15 @@ def fig_rmse(acc: pd.DataFrame, out_dir: Path) -> list[Path]:
                 vals = [acc[(acc.run == run) & (acc.group == g)] for g in GROUPS]
                 mean = [v[f"{prop}_rmse_mean"].iloc[0] if len(v) else np.nan for v in vals]
                 std = [v[f"{prop}_rmse_std"].iloc[0] if len(v) else np.nan for v in vals]
-                ax.bar(np.arange(len(GROUPS)) + (k - (len(runs) - 1) / 2) * width, mean, width, yerr=np.nan_to_num(std),
-                       color=r.color, label=r.short, capsize=2)
+                ax.bar(
+                    np.arange(len(GROUPS)) + (k - (len(runs) - 1) / 2) * width,
+                    mean,
+                    width,
+                    yerr=np.nan_to_num(std),
+                    color=r.color,
+                    label=r.short,
+                    capsize=2,
+                )
             ax.set_xticks(np.arange(len(GROUPS)), GROUPS)
             ax.set_ylabel(ylabel)
             if row == 0:
@@ -99,14 +114,23 @@ def fig_epoch_time(timings: pd.DataFrame, out_dir: Path) -> list[Path]:
     x = np.arange(len(timings))
     colors = [parse_run(r).color for r in timings["run"]]
     ax.bar(x, timings["sec_per_epoch_mean"], yerr=np.nan_to_num(timings["sec_per_epoch_std"]), color=colors, capsize=3)
-    ax.set_xticks(x, [parse_run(r).label.replace(" (", "\n(") for r in timings["run"]], rotation=30, ha="right", fontsize=8)
+    ax.set_xticks(
+        x, [parse_run(r).label.replace(" (", "\n(") for r in timings["run"]], rotation=30, ha="right", fontsize=8
+    )
     ax.set_ylabel("Seconds per epoch")
     ax.set_title("Training cost per epoch")
     if "ratio_to_ef" in timings:
         tops = timings["sec_per_epoch_mean"] + np.nan_to_num(timings["sec_per_epoch_std"])
         for xi, (top, ratio) in enumerate(zip(tops, timings["ratio_to_ef"])):
-            ax.annotate(f"{ratio:.1f}×", (xi, top), xytext=(0, 2), textcoords="offset points", ha="center",
-                        va="bottom", fontsize=8)
+            ax.annotate(
+                f"{ratio:.1f}×",
+                (xi, top),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
         ax.set_ylim(top=1.12 * float(tops.max()))
     return _save(fig, out_dir, "fig4_epoch_time")
 
@@ -128,8 +152,9 @@ def fig_reference_cost(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    return _finish_log_axes(fig, ax, "Atoms", "Wall seconds", "Reference-data cost against molecule size", out_dir,
-                            "fig5_reference_cost")
+    return _finish_log_axes(
+        fig, ax, "Atoms", "Wall seconds", "Reference-data cost against molecule size", out_dir, "fig5_reference_cost"
+    )
 
 
 def fig_bland_altman(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -160,8 +185,9 @@ def fig_bland_altman(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
     return _save(fig, out_dir, "bland_altman")
 
 
-def write_figures(eval_dir, train_dir, runs: list[str], seeds: list[int], out_dir, reference_summary=None,
-                  dpi: int = 150) -> list[Path]:
+def write_figures(
+    eval_dir, train_dir, runs: list[str], seeds: list[int], out_dir, reference_summary=None, dpi: int = 150
+) -> list[Path]:
     _plt().rcParams["savefig.dpi"] = dpi
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

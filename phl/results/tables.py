@@ -49,13 +49,20 @@ def load_evaluations(eval_dir: str | Path, runs: list[str], seeds: list[int]) ->
 
 def accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per run and group: each metric's mean and std over seeds (``*_mean``, ``*_std``)."""
-    per_seed = [{"run": run, "group": group, "seed": seed, **metrics(g)}
-                for (run, group, seed), g in rows.groupby(["run", "group", "seed"], sort=False)]
+    per_seed = [
+        {"run": run, "group": group, "seed": seed, **metrics(g)}
+        for (run, group, seed), g in rows.groupby(["run", "group", "seed"], sort=False)
+    ]
     per_seed = pd.DataFrame(per_seed)
     out = []
     for (run, group), g in per_seed.groupby(["run", "group"], sort=False):
-        rec = {"run": run, "label": parse_run(run).label, "group": group, "n_seeds": len(g),
-               "n_structures": int(g["n_structures"].iloc[0])}
+        rec = {
+            "run": run,
+            "label": parse_run(run).label,
+            "group": group,
+            "n_seeds": len(g),
+            "n_structures": int(g["n_structures"].iloc[0]),
+        }
         for m in METRICS:
             rec[f"{m}_mean"] = g[m].mean()
             rec[f"{m}_std"] = g[m].std(ddof=1) if len(g) > 1 else np.nan
@@ -67,8 +74,9 @@ def accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _order(df: pd.DataFrame) -> pd.DataFrame:
     group_rank = {g: k for k, g in enumerate(GROUPS)}
-    return df.sort_values(["group", "run"], key=lambda s: s.map(group_rank).fillna(9) if s.name == "group" else s,
-                          kind="stable").reset_index(drop=True)
+    return df.sort_values(
+        ["group", "run"], key=lambda s: s.map(group_rank).fillna(9) if s.name == "group" else s, kind="stable"
+    ).reset_index(drop=True)
 
 
 def change_vs_ef(acc: pd.DataFrame) -> pd.DataFrame:
@@ -115,11 +123,21 @@ def ttest_table(rows: pd.DataFrame) -> pd.DataFrame:
                 a, b = paired_errors(rows, a_run, b_run, group, prop)
                 if not len(a):
                     continue
-                t, p = (stats.ttest_rel(a, b) if len(a) > 1 and np.any(a != b) else (np.nan, np.nan))
-                out.append({"probes": probes, "group": group, "property": prop, "n_structures": len(a),
-                            "onehot_mean_error": a.mean(), "hutchinson_mean_error": b.mean(),
-                            "hutchinson_vs_onehot_pct": 100.0 * (b.mean() - a.mean()) / a.mean() if a.mean() else np.nan,
-                            "t": float(t), "p": float(p), "significant_0.05": bool(p < 0.05) if np.isfinite(p) else False})
+                t, p = stats.ttest_rel(a, b) if len(a) > 1 and np.any(a != b) else (np.nan, np.nan)
+                out.append(
+                    {
+                        "probes": probes,
+                        "group": group,
+                        "property": prop,
+                        "n_structures": len(a),
+                        "onehot_mean_error": a.mean(),
+                        "hutchinson_mean_error": b.mean(),
+                        "hutchinson_vs_onehot_pct": 100.0 * (b.mean() - a.mean()) / a.mean() if a.mean() else np.nan,
+                        "t": float(t),
+                        "p": float(p),
+                        "significant_0.05": bool(p < 0.05) if np.isfinite(p) else False,
+                    }
+                )
     return pd.DataFrame(out)
 
 
@@ -139,9 +157,16 @@ def load_logs(train_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.Da
 def timing_table(logs: pd.DataFrame) -> pd.DataFrame:
     out = []
     for run, g in logs.groupby("run", sort=False):
-        out.append({"run": run, "label": parse_run(run).label, "epochs": len(g),
-                    "sec_per_epoch_mean": g["seconds"].mean(), "sec_per_epoch_std": g["seconds"].std(ddof=1),
-                    "peak_mem_mb": g["peak_mem_mb"].max()})
+        out.append(
+            {
+                "run": run,
+                "label": parse_run(run).label,
+                "epochs": len(g),
+                "sec_per_epoch_mean": g["seconds"].mean(),
+                "sec_per_epoch_std": g["seconds"].std(ddof=1),
+                "peak_mem_mb": g["peak_mem_mb"].max(),
+            }
+        )
     df = pd.DataFrame(out)
     if "ef" in set(df["run"]):
         df["ratio_to_ef"] = df["sec_per_epoch_mean"] / float(df.loc[df["run"] == "ef", "sec_per_epoch_mean"].iloc[0])
@@ -150,13 +175,14 @@ def timing_table(logs: pd.DataFrame) -> pd.DataFrame:
 
 def to_markdown(df: pd.DataFrame, title: str, note: str = "", digits: int = 3) -> str:
     """A GitHub-style Markdown table (no extra dependency)."""
+
     def fmt(v):
         if isinstance(v, (bool, np.bool_)):
             return "yes" if v else "no"
         if isinstance(v, (float, np.floating)):
             if not np.isfinite(v):
                 return "–"
-            return f"{v:.2e}" if (v != 0 and (abs(v) < 10 ** -digits or abs(v) >= 1e5)) else f"{v:.{digits}f}"
+            return f"{v:.2e}" if (v != 0 and (abs(v) < 10**-digits or abs(v) >= 1e5)) else f"{v:.{digits}f}"
         return str(v)
 
     lines = [f"## {title}", ""] + ([note, ""] if note else [])
@@ -167,26 +193,36 @@ def to_markdown(df: pd.DataFrame, title: str, note: str = "", digits: int = 3) -
     return "\n".join(lines) + "\n"
 
 
-def write_tables(eval_dir: str | Path, train_dir: str | Path, runs: list[str], seeds: list[int],
-                 out_dir: str | Path, ts_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
+def write_tables(
+    eval_dir: str | Path,
+    train_dir: str | Path,
+    runs: list[str],
+    seeds: list[int],
+    out_dir: str | Path,
+    ts_dir: str | Path | None = None,
+) -> dict[str, pd.DataFrame]:
     """Write accuracy, change_vs_ef, ttests and timings as CSV and Markdown under ``out_dir``
     (atomically) and return them."""
     out_dir = Path(out_dir)
     rows = load_evaluations(eval_dir, runs, seeds)
-    tables = {"accuracy": accuracy_table(rows), "timings": timing_table(load_logs(train_dir, runs, seeds)),
-              "ttests": ttest_table(rows)}
+    tables = {
+        "accuracy": accuracy_table(rows),
+        "timings": timing_table(load_logs(train_dir, runs, seeds)),
+        "ttests": ttest_table(rows),
+    }
     if "ef" in runs:
         tables["change_vs_ef"] = change_vs_ef(tables["accuracy"])
     if ts_dir is not None:
         tables["ts_search"] = ts_search_table(ts_dir, runs, seeds)
     notes = {
         "accuracy": "RMSE/MAE: energy kcal/mol, forces kcal/mol/Å, Hessian kcal/mol/Å², frequencies cm⁻¹ (MAE); "
-                    "mean and standard deviation over seeds. RTP: test split; IRC and NMS: held out.",
-        "timings": "Seconds per training epoch (device-synchronised) and peak memory (MB), mean ± std over seeds and epochs.",
+        "mean and standard deviation over seeds. RTP: test split; IRC and NMS: held out.",
+        "timings": "Seconds per training epoch (device-synchronised) and peak memory (MB), "
+        "mean ± std over seeds and epochs.",
         "ttests": "One-hot vs Hutchinson probes: paired two-sample t-test (scipy.stats.ttest_rel) over structures; "
-                  "per-structure error |ΔE| or RMSE of force/Hessian elements, averaged over seeds.",
+        "per-structure error |ΔE| or RMSE of force/Hessian elements, averaged over seeds.",
         "ts_search": "TS search with each model's own Hessian (Sella, order 1) from the reference search's guess: "
-                     "success rate (one imaginary mode), RMSD to the reference TS (Å), barrier MAE (kcal/mol).",
+        "success rate (one imaginary mode), RMSD to the reference TS (Å), barrier MAE (kcal/mol).",
         "change_vs_ef": "Percentage change of the mean RMSE against E-F (negative: better than E-F).",
     }
     for name, df in tables.items():

@@ -22,9 +22,9 @@ from ase import Atoms
 
 from phl.calculators import HessianCalculator, MLCalculator
 from phl.errors import GeometryError, InputError
-from phl.geometries.jobs import read_record
 from phl.geometries.pathways import interpolated_guess, sella_optimize
 from phl.geometries.reactions import load_reaction, reaction_ids
+from phl.geometries.records import PointRecord, atoms_of, read_record
 from phl.qm.vibrations import harmonic_analysis
 from phl.registry import parse_run
 from phl.units import HARTREE_TO_KCAL_MOL
@@ -39,14 +39,12 @@ def kabsch_rmsd(a: Atoms, b: Atoms) -> float:
     return float(np.sqrt(np.mean(np.sum((moved.positions - b.positions) ** 2, axis=1))))
 
 
-def search_reaction(calc: HessianCalculator, reaction, records: dict[str, dict], fmax: float = 0.01,
-                    steps: int = 300) -> dict:
+def search_reaction(
+    calc: HessianCalculator, reaction, records: dict[str, PointRecord], fmax: float = 0.01, steps: int = 300
+) -> dict:
     """TS search on the model for one reaction, against the reference records of its geometry
     stage. A breakdown inside Sella or ASE (:class:`GeometryError`) is a failed search, recorded
     in ``note``; any other exception propagates."""
-
-    def atoms_of(rec):
-        return Atoms(symbols=rec["symbols"], positions=rec["positions"])
 
     def optimise(atoms: Atoms, order: int) -> tuple[Atoms, bool]:
         atoms = atoms.copy()
@@ -64,14 +62,27 @@ def search_reaction(calc: HessianCalculator, reaction, records: dict[str, dict],
             guess = interpolated_guess(reactant, product, calc)
         ts, converged = optimise(guess, 1)
     except GeometryError as exc:
-        return {"reaction": reaction.id, "converged": False, "n_imaginary": np.nan, "success": False,
-                "rmsd": np.nan, "barrier_error": np.nan, "note": str(exc)}
+        return {
+            "reaction": reaction.id,
+            "converged": False,
+            "n_imaginary": np.nan,
+            "success": False,
+            "rmsd": np.nan,
+            "barrier_error": np.nan,
+            "note": str(exc),
+        }
     n_imag = harmonic_analysis(ts.get_chemical_symbols(), ts.positions, calc.hessian(ts)).count_imaginary()
     barrier_model = calc.energy_eh(ts) - calc.energy_eh(reactant)
-    barrier_ref = records["ts"]["energy"] - records["reactant"]["energy"]
-    return {"reaction": reaction.id, "converged": converged, "n_imaginary": n_imag,
-            "success": bool(converged and n_imag == 1), "rmsd": kabsch_rmsd(ts, atoms_of(records["ts"])),
-            "barrier_error": (barrier_model - barrier_ref) * HARTREE_TO_KCAL_MOL, "note": ""}
+    barrier_ref = records["ts"].energy - records["reactant"].energy
+    return {
+        "reaction": reaction.id,
+        "converged": converged,
+        "n_imaginary": n_imag,
+        "success": bool(converged and n_imag == 1),
+        "rmsd": kabsch_rmsd(ts, atoms_of(records["ts"])),
+        "barrier_error": (barrier_model - barrier_ref) * HARTREE_TO_KCAL_MOL,
+        "note": "",
+    }
 
 
 def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_dir: str | Path) -> pd.DataFrame:
@@ -80,12 +91,13 @@ def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_di
     rows = []
     for rid in reaction_ids(reactions_file):
         folder = Path(geometries_dir) / rid
-        collected = read_record(folder / "structures.json")
-        if collected.get("status") != "ok":
+        if not read_record(folder / "structures.json", "structures").ok:
             continue
-        records = {step: read_record(folder / f"{step}.json") for step in ("reactant", "product", "ts")}
+        records = {step: read_record(folder / f"{step}.json", step) for step in ("reactant", "product", "ts")}
         rows.append(search_reaction(calc, load_reaction(reactions_file, rid), records))
-    return pd.DataFrame(rows, columns=["reaction", "converged", "n_imaginary", "success", "rmsd", "barrier_error", "note"])
+    return pd.DataFrame(
+        rows, columns=["reaction", "converged", "n_imaginary", "success", "rmsd", "barrier_error", "note"]
+    )
 
 
 def ts_search_table(ts_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.DataFrame:
@@ -98,10 +110,14 @@ def ts_search_table(ts_dir: str | Path, runs: list[str], seeds: list[int]) -> pd
             if not path.is_file():
                 raise InputError(f"{path}: missing TS search of run {run}, seed {seed}")
             df = pd.read_csv(path)
-            per_seed.append({"success_rate": df["success"].mean() if len(df) else np.nan,
-                             "rmsd": df["rmsd"].mean() if len(df) else np.nan,
-                             "barrier_mae": df["barrier_error"].abs().mean() if len(df) else np.nan,
-                             "n_reactions": len(df)})
+            per_seed.append(
+                {
+                    "success_rate": df["success"].mean() if len(df) else np.nan,
+                    "rmsd": df["rmsd"].mean() if len(df) else np.nan,
+                    "barrier_mae": df["barrier_error"].abs().mean() if len(df) else np.nan,
+                    "n_reactions": len(df),
+                }
+            )
         ps = pd.DataFrame(per_seed)
         rec = {"run": run, "label": parse_run(run).label, "n_reactions": int(ps["n_reactions"].max())}
         for col in ("success_rate", "rmsd", "barrier_mae"):

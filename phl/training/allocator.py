@@ -29,8 +29,14 @@ def keep_freed_memory(mmap_threshold: int = 1 << 30, trim_threshold: int = 1 << 
         return False
     try:
         libc = ctypes.CDLL(name)
-        ok = all(libc.mallopt(opt, val) == 1 for opt, val in ((_M_MMAP_THRESHOLD, mmap_threshold),
-                                                              (_M_TRIM_THRESHOLD, trim_threshold), (_M_TOP_PAD, top_pad)))
+        ok = all(
+            libc.mallopt(opt, val) == 1
+            for opt, val in (
+                (_M_MMAP_THRESHOLD, mmap_threshold),
+                (_M_TRIM_THRESHOLD, trim_threshold),
+                (_M_TOP_PAD, top_pad),
+            )
+        )
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to tune
         return False
     _done = ok

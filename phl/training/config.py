@@ -20,8 +20,11 @@ class TrainConfig(Settings):
     what: ClassVar[str] = "training"
 
     regime: str = setting("hvp-random", "training regime: " + " | ".join(REGIMES))
-    probes: str = setting("randomized", "HVP probes re-drawn every minibatch (randomized), one set per structure "
-                          "for the whole run (fixed), or the data set's reference pairs (stored); ignored by ef, efh")
+    probes: str = setting(
+        "randomized",
+        "HVP probes re-drawn every minibatch (randomized), one set per structure "
+        "for the whole run (fixed), or the data set's reference pairs (stored); ignored by ef, efh",
+    )
     random_probe: str = setting("gaussian", "distribution of hvp-random probes: gaussian (the paper's) or rademacher")
     k_probes: int = setting(1, "probes per structure and minibatch (randomized and fixed)")
     weight_energy: float = setting(1.0, "weight of the energy loss")
@@ -39,12 +42,16 @@ class TrainConfig(Settings):
     split: str = setting("paper", "name of the split stored in the data set")
     device: str = setting("auto", "auto, cpu or cuda[:N] (auto: CUDA when present)")
     dtype: str = setting("float64", "float64 or float32")
-    hessian_chunk: int = setting(0, "E-F-H only: 0 computes the model Hessian one VJP at a time (fastest on CPU); "
-                                 "k > 0 batches k VJPs with vmap (try on GPUs)")
+    hessian_chunk: int = setting(
+        0,
+        "E-F-H only: 0 computes the model Hessian one VJP at a time (fastest on CPU); "
+        "k > 0 batches k VJPs with vmap (try on GPUs)",
+    )
     validate_hessian: bool = setting(False, "also report the validation Hessian RMSE each epoch (3N backward passes)")
     model: str = setting(DEFAULT_MODEL, "energy model class, an import path package.module:Class")
-    model_kwargs: dict[str, Any] = setting(help="JSON object of the model's constructor arguments",
-                                           default_factory=dict)
+    model_kwargs: dict[str, Any] = setting(
+        help="JSON object of the model's constructor arguments", default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if self.regime not in REGIMES:

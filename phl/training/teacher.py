@@ -13,15 +13,23 @@ from phl.dataset import DatasetWriter
 from phl.dataset.batching import pad_structures
 from phl.dataset.splits import make_split
 from phl.dataset.synthetic import synthetic_structures
+from phl.models import derivatives
 from phl.models.ani import ANIModel
 from phl.probes import draw_probes
-from phl.models import derivatives
 
 TEACHER_SELF_ENERGIES = (-0.5, -38.0, -54.6, -75.0)  # Eh, roughly H, C, N, O
 
 
-def teacher_dataset(path: str | Path, n: int, seed: int = 0, median_atoms: int = 8, max_atoms: int = 12,
-                    hessian: bool = True, hvp_pairs: int = 0, split_seed: int = 0) -> Path:
+def teacher_dataset(
+    path: str | Path,
+    n: int,
+    seed: int = 0,
+    median_atoms: int = 8,
+    max_atoms: int = 12,
+    hessian: bool = True,
+    hvp_pairs: int = 0,
+    split_seed: int = 0,
+) -> Path:
     """Write a data set of ``n`` teacher-labelled structures with a ``paper`` split."""
     torch.manual_seed(10_000 + seed)
     teacher = ANIModel(self_energies=TEACHER_SELF_ENERGIES)

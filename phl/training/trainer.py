@@ -17,13 +17,13 @@ ends with the same parameters as an uninterrupted run (same seed, same machine).
 
 from __future__ import annotations
 
-import json
 import logging
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,17 +94,30 @@ class Trainer:
         self.train_idx = self.ds.indices(config.split, "train")
         self.val_idx = self.ds.indices(config.split, "val")
         if len(self.train_idx) == 0 or len(self.val_idx) == 0:
-            raise InputError(f"split {config.split!r} has {len(self.train_idx)} training and {len(self.val_idx)} "
-                             "validation structures; both must be non-empty")
+            raise InputError(
+                f"split {config.split!r} has {len(self.train_idx)} training and {len(self.val_idx)} "
+                "validation structures; both must be non-empty"
+            )
         torch.manual_seed(config.seed)
         self.model = config.model_spec.build(dtype=self.dtype, device=self.device)
         self._check_data()
         hvp_source = config.probes if config.uses_hvp and config.probes in ("fixed", "stored") else "none"
-        self.loader = BatchLoader(self.ds, self.train_idx, config.batch_size, shuffle=True, seed=config.seed,
-                                  hessian=config.needs_hessian, hvp=hvp_source, k_probes=config.k_probes,
-                                  probe_kind=config.probe_kind, probe_seed=config.probe_seed, dtype=self.dtype)
-        self.val_loader = BatchLoader(self.ds, self.val_idx, config.batch_size, shuffle=False, dtype=self.dtype,
-                                      hessian=config.validate_hessian)
+        self.loader = BatchLoader(
+            self.ds,
+            self.train_idx,
+            config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            hessian=config.needs_hessian,
+            hvp=hvp_source,
+            k_probes=config.k_probes,
+            probe_kind=config.probe_kind,
+            probe_seed=config.probe_seed,
+            dtype=self.dtype,
+        )
+        self.val_loader = BatchLoader(
+            self.ds, self.val_idx, config.batch_size, shuffle=False, dtype=self.dtype, hessian=config.validate_hessian
+        )
         trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         self.params = [p for _, p in trainable]
         weights = [p for n, p in trainable if not n.endswith("bias")]
@@ -117,8 +130,10 @@ class Trainer:
             self.optimizers["opt_w"] = torch.optim.AdamW(weights, lr=config.lr, weight_decay=config.weight_decay)
         if biases:
             self.optimizers["opt_b"] = torch.optim.SGD(biases, lr=config.lr)
-        self.schedulers = [torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=config.lr_factor, patience=config.lr_patience)
-                           for o in self.optimizers.values()]
+        self.schedulers = [
+            torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=config.lr_factor, patience=config.lr_patience)
+            for o in self.optimizers.values()
+        ]
         self.generator = torch.Generator(device="cpu").manual_seed(config.seed + 7919)
         self.epoch = 0
         self.best = float("inf")
@@ -132,22 +147,32 @@ class Trainer:
         present = set(np.unique(np.concatenate([self.ds.species[self.ds.atom_slice(int(i))] for i in idx])).tolist())
         elements = set(model_elements(self.model))
         if present - elements:
-            raise InputError(f"the data set has element(s) {sorted(present - elements)} that the model does not cover "
-                             f"(covers {sorted(elements)})")
+            raise InputError(
+                f"the data set has element(s) {sorted(present - elements)} that the model does not cover "
+                f"(covers {sorted(elements)})"
+            )
 
     def batch_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Per-molecule loss terms (B,) of this regime, and the weighted total (scalar)."""
         cfg = self.cfg
         energy, forces, coords = energy_forces(self.model, batch.species, batch.coordinates)
-        terms = {"energy": energy_loss(energy, batch.energy, batch.n_atoms),
-                 "forces": forces_loss(forces, batch.forces, batch.n_atoms)}
+        terms = {
+            "energy": energy_loss(energy, batch.energy, batch.n_atoms),
+            "forces": forces_loss(forces, batch.forces, batch.n_atoms),
+        }
         if cfg.regime == "efh":
             h = hessian(forces, coords, chunk_size=cfg.hessian_chunk or None)
             terms["hessian"] = hessian_loss(h, batch.hessian, batch.n_atoms)
         elif cfg.uses_hvp:
             if cfg.probes == "randomized":
-                probes = draw_probes_torch(batch.n_atoms, batch.species.shape[1], cfg.k_probes, cfg.probe_kind,
-                                           generator=self.generator, dtype=self.dtype).to(self.device)
+                probes = draw_probes_torch(
+                    batch.n_atoms,
+                    batch.species.shape[1],
+                    cfg.k_probes,
+                    cfg.probe_kind,
+                    generator=self.generator,
+                    dtype=self.dtype,
+                ).to(self.device)
             else:
                 probes = batch.probes
             ref = batch.hvps if cfg.probes == "stored" else reference_hvp(batch.hessian, probes)
@@ -174,8 +199,10 @@ class Trainer:
             batch = batch.to(self.device)
             terms = self.batch_losses(batch)
             if not torch.isfinite(terms["total"]):
-                raise TrainingError(f"non-finite loss at epoch {self.epoch + 1}, batch {b + 1}; the last good "
-                                    f"checkpoint is {self.out / 'last.pt'} (epoch {self.epoch})")
+                raise TrainingError(
+                    f"non-finite loss at epoch {self.epoch + 1}, batch {b + 1}; the last good "
+                    f"checkpoint is {self.out / 'last.pt'} (epoch {self.epoch})"
+                )
             self.backward(terms)
             for opt in self.optimizers.values():
                 opt.step()
@@ -198,8 +225,9 @@ class Trainer:
         n_mol = n_comp = n_h = 0
         for batch in self.val_loader:
             batch = batch.to(self.device)
-            energy, forces, coords = energy_forces(self.model, batch.species, batch.coordinates,
-                                                   create_graph=self.cfg.validate_hessian)
+            energy, forces, coords = energy_forces(
+                self.model, batch.species, batch.coordinates, create_graph=self.cfg.validate_hessian
+            )
             se_e += float(((energy.detach() - batch.energy) ** 2).sum())
             se_f += float(((forces.detach() - batch.forces) ** 2).sum())
             n_mol += len(batch)
@@ -208,8 +236,10 @@ class Trainer:
                 h = hessian(forces, coords, create_graph=False).detach()
                 se_h += float(((h - batch.hessian) ** 2).sum())
                 n_h += int(((3 * batch.n_atoms) ** 2).sum())
-        out = {"val_energy_rmse": np.sqrt(se_e / n_mol) * HARTREE_TO_KCAL_MOL,
-               "val_forces_rmse": np.sqrt(se_f / n_comp) * HARTREE_TO_KCAL_MOL}
+        out = {
+            "val_energy_rmse": np.sqrt(se_e / n_mol) * HARTREE_TO_KCAL_MOL,
+            "val_forces_rmse": np.sqrt(se_f / n_comp) * HARTREE_TO_KCAL_MOL,
+        }
         if self.cfg.validate_hessian:
             out["val_hessian_rmse"] = np.sqrt(se_h / n_h) * HARTREE_TO_KCAL_MOL
         return out
@@ -217,9 +247,14 @@ class Trainer:
     # ---------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         return {
-            "epoch": self.epoch, "best": self.best, "history": self.history, "config": self.cfg.to_dict(),
-            "model": self.model.state_dict(), **{k: o.state_dict() for k, o in self.optimizers.items()},
-            "schedulers": [s.state_dict() for s in self.schedulers], "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "best": self.best,
+            "history": self.history,
+            "config": self.cfg.to_dict(),
+            "model": self.model.state_dict(),
+            **{k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
         }
@@ -229,8 +264,10 @@ class Trainer:
         stored = {**TrainConfig().to_dict(), **state["config"]}
         if stored != self.cfg.to_dict():
             changed = sorted(k for k in stored if stored[k] != self.cfg.to_dict().get(k))
-            raise InputError(f"{self.out / 'last.pt'} was written with other settings ({', '.join(changed)}); "
-                             "use a new output folder or the same configuration")
+            raise InputError(
+                f"{self.out / 'last.pt'} was written with other settings ({', '.join(changed)}); "
+                "use a new output folder or the same configuration"
+            )
         self.epoch, self.best, self.history = state["epoch"], state["best"], state["history"]
         self.model.load_state_dict(state["model"])
         for key, opt in self.optimizers.items():
@@ -243,8 +280,9 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
     def _model_record(self) -> dict[str, Any]:
-        return model_record(self.model, self.cfg.model_spec, config=self.cfg.to_dict(), epoch=self.epoch,
-                            dataset=str(self.dataset_path))
+        return model_record(
+            self.model, self.cfg.model_spec, config=self.cfg.to_dict(), epoch=self.epoch, dataset=str(self.dataset_path)
+        )
 
     @property
     def lr(self) -> float:
@@ -262,8 +300,14 @@ class Trainer:
             if isinstance(self.model, SupportsSelfEnergies):
                 se = fit_self_energies(self.ds, self.train_idx, model_elements(self.model))
                 self.model.set_self_energies(torch.as_tensor(se, dtype=self.dtype, device=self.device))
-            atomic_write_json(self.out / "config.json", {"config": self.cfg.to_dict(), "dataset": str(self.dataset_path),
-                                                         "provenance": provenance(extra_packages=("torch", "torchani"))})
+            atomic_write_json(
+                self.out / "config.json",
+                {
+                    "config": self.cfg.to_dict(),
+                    "dataset": str(self.dataset_path),
+                    "provenance": provenance(extra_packages=("torch", "torchani")),
+                },
+            )
         while self.epoch < self.cfg.max_epochs and self.lr >= self.cfg.min_lr:
             if self.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(self.device)
@@ -275,15 +319,25 @@ class Trainer:
             seconds = time.perf_counter() - t0
             val = self.validate()
             if not all(np.isfinite(v) for v in val.values()):
-                raise TrainingError(f"non-finite validation error after epoch {self.epoch + 1}; the last good "
-                                    f"checkpoint is {last} (epoch {self.epoch})")
+                raise TrainingError(
+                    f"non-finite validation error after epoch {self.epoch + 1}; the last good "
+                    f"checkpoint is {last} (epoch {self.epoch})"
+                )
             self.epoch += 1
             lr = self.lr
             for s in self.schedulers:
                 s.step(val["val_energy_rmse"])
-            row = {"epoch": self.epoch, "lr": lr, "train_loss": losses.total, "train_energy_loss": losses.energy,
-                   "train_forces_loss": losses.forces, "train_hessian_loss": losses.hessian, **val,
-                   "seconds": seconds, "peak_mem_mb": _peak_memory_mb(self.device)}
+            row = {
+                "epoch": self.epoch,
+                "lr": lr,
+                "train_loss": losses.total,
+                "train_energy_loss": losses.energy,
+                "train_forces_loss": losses.forces,
+                "train_hessian_loss": losses.hessian,
+                **val,
+                "seconds": seconds,
+                "peak_mem_mb": _peak_memory_mb(self.device),
+            }
             self.history.append(row)
             if val["val_energy_rmse"] < self.best:
                 self.best = val["val_energy_rmse"]
@@ -293,12 +347,21 @@ class Trainer:
 
             atomic_write_text(self.out / "log.csv", pd.DataFrame(self.history).to_csv(index=False))
             if progress:
-                print(f"epoch {self.epoch:4d}  loss {losses.total:.3e}  val E {val['val_energy_rmse']:.3f} kcal/mol  "
-                      f"F {val['val_forces_rmse']:.3f} kcal/mol/Å  lr {lr:.1e}  {seconds:.1f} s", flush=True)
+                print(
+                    f"epoch {self.epoch:4d}  loss {losses.total:.3e}  val E {val['val_energy_rmse']:.3f} kcal/mol  "
+                    f"F {val['val_forces_rmse']:.3f} kcal/mol/Å  lr {lr:.1e}  {seconds:.1f} s",
+                    flush=True,
+                )
         best_row = min(self.history, key=lambda r: r["val_energy_rmse"]) if self.history else {}
-        summary = {"epochs": self.epoch, "best_epoch": best_row.get("epoch"), "best": best_row,
-                   "stopped_by": "min_lr" if self.lr < self.cfg.min_lr else "max_epochs",
-                   "mean_seconds_per_epoch": float(np.mean([r["seconds"] for r in self.history])) if self.history else None,
-                   "config": self.cfg.to_dict(), "dataset": str(self.dataset_path), "device": str(self.device)}
+        summary = {
+            "epochs": self.epoch,
+            "best_epoch": best_row.get("epoch"),
+            "best": best_row,
+            "stopped_by": "min_lr" if self.lr < self.cfg.min_lr else "max_epochs",
+            "mean_seconds_per_epoch": float(np.mean([r["seconds"] for r in self.history])) if self.history else None,
+            "config": self.cfg.to_dict(),
+            "dataset": str(self.dataset_path),
+            "device": str(self.device),
+        }
         atomic_write_json(self.out / "final.json", summary)
         return summary

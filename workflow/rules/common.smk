@@ -80,6 +80,8 @@ def reaction_labels(wildcards):
 
 def dataset_inputs(wildcards):
     if GENERATE:
-        return {"summary": "results/geometries/summary.csv",
-                "labels": expand("results/labels/{reaction}.csv", reaction=REACTIONS)}
+        return {
+            "summary": "results/geometries/summary.csv",
+            "labels": expand("results/labels/{reaction}.csv", reaction=REACTIONS),
+        }
     return {"files": config["data"]["openreact"]}

@@ -9,24 +9,22 @@ wildcard_constraints:
     index=r"\d+",
 
 
-
-
 rule geometry_minimum:
     output:
         "results/geometries/{reaction}/{role}.json",
     log:
         "logs/geometries/{reaction}/{role}.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
         method=METHOD.to_cli(),
         settings=GEOMETRY_SETTINGS.to_cli(),
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=120,
     shell:
         "OMP_NUM_THREADS={threads} {params.phl} reaction {wildcards.role} {params.reactions} --id {wildcards.reaction} "
         "{params.method} {params.settings} --json {output} > {log} 2>&1"
@@ -40,17 +38,17 @@ rule geometry_ts:
         "results/geometries/{reaction}/ts.json",
     log:
         "logs/geometries/{reaction}/ts.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
         method=METHOD.to_cli(),
         settings=GEOMETRY_SETTINGS.to_cli(),
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=240,
     shell:
         "OMP_NUM_THREADS={threads} {params.phl} reaction ts {params.reactions} --id {wildcards.reaction} "
         "--reactant {input.reactant} --product {input.product} {params.method} {params.settings} "
@@ -66,17 +64,17 @@ rule geometry_irc:
         "results/geometries/{reaction}/irc.json",
     log:
         "logs/geometries/{reaction}/irc.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=480,
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
         method=METHOD.to_cli(),
         settings=GEOMETRY_SETTINGS.to_cli(),
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=480,
     shell:
         "OMP_NUM_THREADS={threads} {params.phl} reaction irc {params.reactions} --id {wildcards.reaction} "
         "--reactant {input.reactant} --product {input.product} --ts {input.ts} {params.method} {params.settings} "
@@ -90,17 +88,17 @@ rule geometry_nms:
         "results/geometries/{reaction}/nms.json",
     log:
         "logs/geometries/{reaction}/nms.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
         method=METHOD.to_cli(),
         settings=GEOMETRY_SETTINGS.to_cli(),
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=120,
     shell:
         "OMP_NUM_THREADS={threads} {params.phl} reaction nms {params.reactions} --id {wildcards.reaction} "
         "--irc {input.irc} {params.method} {params.settings} --json {output} > {log} 2>&1"
@@ -117,10 +115,10 @@ checkpoint geometry_collect:
         "results/geometries/{reaction}/structures.json",
     log:
         "logs/geometries/{reaction}/collect.log",
-    params:
-        phl=PHL,
     conda:
         CONDA_ENV
+    params:
+        phl=PHL,
     shell:
         "{params.phl} reaction collect --id {wildcards.reaction} --reactant {input.reactant} --product {input.product} "
         "--ts {input.ts} --irc {input.irc} --nms {input.nms} --json {output} > {log} 2>&1"
@@ -137,10 +135,10 @@ rule geometry_summary:
         ),
     log:
         "logs/geometries/summary.log",
+    conda:
+        CONDA_ENV
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
-    conda:
-        CONDA_ENV
     shell:
         "{params.phl} reaction summary {params.reactions} --dir results/geometries --out {output} 2>&1 | tee {log}"

@@ -9,16 +9,16 @@ rule label_structure:
         "results/labels/{reaction}/{index}.json",
     log:
         "logs/labels/{reaction}/{index}.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
     params:
         phl=PHL,
         method=METHOD.to_cli(),
         labels=LABELS.to_cli(),
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=120,
     shell:
         "OMP_NUM_THREADS={threads} {params.phl} compute {input} --index {wildcards.index} {params.method} "
         "{params.labels} --json {output} > {log} 2>&1"
@@ -31,16 +31,16 @@ rule reference_label:
         "results/labels/molecules/{molecule}.json",
     log:
         "logs/labels/molecules/{molecule}.log",
+    conda:
+        CONDA_ENV
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
     params:
         phl=PHL,
         method=METHOD.to_cli(),
         labels=LABELS.to_cli(),
-    threads: 2
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=4000,
-        runtime=120,
     shell:
         "OMP_NUM_THREADS={threads} {params.phl} compute {input} {params.method} {params.labels} "
         "--json {output} > {log} 2>&1"
@@ -53,10 +53,10 @@ rule reaction_labels:
         "results/labels/{reaction}.csv",
     log:
         "logs/labels/{reaction}.log",
-    params:
-        phl=PHL,
     conda:
         CONDA_ENV
+    params:
+        phl=PHL,
     shell:
         "{params.phl} summarize {input} --allow-empty --out {output} > {log} 2>&1"
 
@@ -67,11 +67,11 @@ rule reference_summary:
         expand("results/labels/molecules/{molecule}.json", molecule=config["molecules"]),
     output:
         report("results/reference_summary.csv", caption="../report/reference_summary.rst", category="Data"),
-    params:
-        phl=PHL,
     log:
         "logs/reference_summary.log",
     conda:
         CONDA_ENV
+    params:
+        phl=PHL,
     shell:
         "{params.phl} summarize results/labels --allow-empty --out {output} > {log} 2>&1"

@@ -18,14 +18,14 @@ rule evaluate:
         "results/evaluation/{run}/seed{seed}.csv",
     log:
         "logs/evaluation/{run}/seed{seed}.log",
-    params:
-        phl=PHL,
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,
+    params:
+        phl=PHL,
     shell:
         "OMP_NUM_THREADS={threads} {params.phl} evaluate results/training/{wildcards.run}/seed{wildcards.seed} "
         "{input.dataset} --out {output} > {log} 2>&1"
@@ -39,15 +39,15 @@ rule ts_search:
         "results/ts_search/{run}/seed{seed}.csv",
     log:
         "logs/ts_search/{run}/seed{seed}.log",
-    params:
-        phl=PHL,
-        reactions=REACTIONS_FILE,
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
+    params:
+        phl=PHL,
+        reactions=REACTIONS_FILE,
     shell:
         "OMP_NUM_THREADS={threads} {params.phl} ts-search results/training/{wildcards.run}/seed{wildcards.seed} "
         "--reactions {params.reactions} --geometries results/geometries --out {output} > {log} 2>&1"
@@ -59,20 +59,17 @@ rule tables:
         expand("results/training/{run}/seed{seed}/log.csv", run=RUNS, seed=SEEDS),
         expand("results/ts_search/{run}/seed{seed}.csv", run=RUNS, seed=SEEDS) if GENERATE else [],
     output:
-        csv=[
-            report(f"results/tables/{t}.csv", caption=f"../report/{t}.rst", category="Tables")
-            for t in TABLES
-        ],
+        csv=[report(f"results/tables/{t}.csv", caption=f"../report/{t}.rst", category="Tables") for t in TABLES],
         md=[f"results/tables/{t}.md" for t in TABLES],
     log:
         "logs/tables.log",
+    conda:
+        CONDA_ENV
     params:
         phl=PHL,
         runs=" ".join(RUNS),
         seeds=" ".join(map(str, SEEDS)),
         ts="--ts-search results/ts_search" if GENERATE else "",
-    conda:
-        CONDA_ENV
     shell:
         "{params.phl} results tables --evaluations results/evaluation --training results/training "
         "--runs {params.runs} --seeds {params.seeds} {params.ts} --out-dir results/tables 2>&1 | tee {log}"
@@ -84,21 +81,18 @@ rule figures:
         logs=expand("results/training/{run}/seed{seed}/log.csv", run=RUNS, seed=SEEDS),
         reference=["results/reference_summary.csv"] if GENERATE else [],
     output:
-        png=[
-            report(f"results/figures/{f}.png", caption=f"../report/{f}.rst", category="Figures")
-            for f in FIGURES
-        ],
+        png=[report(f"results/figures/{f}.png", caption=f"../report/{f}.rst", category="Figures") for f in FIGURES],
         pdf=[f"results/figures/{f}.pdf" for f in FIGURES],
     log:
         "logs/figures.log",
+    conda:
+        CONDA_ENV
     params:
         phl=PHL,
         runs=" ".join(RUNS),
         seeds=" ".join(map(str, SEEDS)),
         reference="--reference-summary results/reference_summary.csv" if GENERATE else "",
         dpi=config["results"]["figure_dpi"],
-    conda:
-        CONDA_ENV
     shell:
         "{params.phl} results figures --evaluations results/evaluation --training results/training "
         "--runs {params.runs} --seeds {params.seeds} {params.reference} --dpi {params.dpi} "

@@ -10,15 +10,15 @@ rule train:
         final="results/training/{run}/seed{seed}/final.json",
     log:
         "logs/training/{run}/seed{seed}.log",
-    params:
-        phl=PHL,
-        options=lambda w: run_options(w.run, w.seed),
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=1440,
+    params:
+        phl=PHL,
+        options=lambda w: run_options(w.run, w.seed),
     shell:
         "OMP_NUM_THREADS={threads} {params.phl} train {input} --out results/training/{wildcards.run}/seed{wildcards.seed} "
         "{params.options} > {log} 2>&1"
