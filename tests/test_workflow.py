@@ -127,6 +127,12 @@ def test_unknown_training_setting_fails_at_once_with_its_name(workdir):
     assert proc.returncode != 0 and "learning_rate" in proc.stdout + proc.stderr
 
 
+def test_bad_setting_value_fails_at_once_with_its_section(workdir):
+    proc = _snakemake(workdir, "-n", "--config", "reference={grid: [99, 590, 3]}")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "config reference" in out and "grid" in out
+
+
 def test_lint_is_clean(workdir):
     proc = subprocess.run(["snakemake", "--lint"], cwd=workdir, capture_output=True, text=True)
     assert proc.returncode == 0 and "good condition" in proc.stdout + proc.stderr, proc.stdout + proc.stderr

@@ -18,7 +18,6 @@ from numpy.typing import NDArray
 
 from phl.calculators.base import HessianCalculator
 from phl.models import energy_forces, load_model, single_hessian
-from phl.units import HARTREE_TO_EV
 
 
 class MLCalculator(HessianCalculator):
@@ -42,8 +41,7 @@ class MLCalculator(HessianCalculator):
         super().calculate(atoms, properties, system_changes)
         species, coords = self._tensors(self.atoms)
         energy, forces, _ = energy_forces(self.model, species[None], coords[None], create_graph=False)
-        self.results["energy"] = self.results["free_energy"] = float(energy.detach()) * HARTREE_TO_EV
-        self.results["forces"] = forces[0].detach().cpu().numpy() * HARTREE_TO_EV
+        self.store(float(energy.detach()), forces[0].detach().cpu().numpy())
 
     def hessian(self, atoms: Atoms) -> NDArray[np.float64]:
         """Symmetrised Cartesian Hessian (3N, 3N) in Eh/Å²."""

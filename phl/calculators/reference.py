@@ -20,7 +20,6 @@ from numpy.typing import NDArray
 from phl.calculators.base import HessianCalculator
 from phl.qm.engine import ReferenceEngine, ReferenceResult
 from phl.qm.method import Method
-from phl.units import HARTREE_TO_EV
 
 
 class ReferenceCalculator(HessianCalculator):
@@ -46,8 +45,7 @@ class ReferenceCalculator(HessianCalculator):
     def calculate(self, atoms: Atoms | None = None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
         result = self._run(self.atoms, forces=True)
-        self.results["energy"] = self.results["free_energy"] = result.energy * HARTREE_TO_EV
-        self.results["forces"] = result.forces * HARTREE_TO_EV
+        self.store(result.energy, result.forces)
 
     def hessian(self, atoms: Atoms) -> NDArray[np.float64]:
         """Cartesian Hessian (3N, 3N) in Eh/Å² at ``atoms``."""

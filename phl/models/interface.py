@@ -26,11 +26,12 @@ import importlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
-
-import torch
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from phl.errors import InputError
+
+if TYPE_CHECKING:  # torch is imported where a model is built: settings and the CLI stay light
+    import torch
 
 #: The paper's model.
 DEFAULT_MODEL = "phl.models.ani:ANIModel"
@@ -76,6 +77,8 @@ class ModelSpec:
         return cls(f"{model_class.__module__}:{model_class.__qualname__}", kwargs)
 
     def model_class(self) -> type[torch.nn.Module]:
+        import torch
+
         module, _, name = self.class_path.partition(":")
         try:
             obj: Any = importlib.import_module(module)
@@ -115,6 +118,8 @@ def model_elements(model: torch.nn.Module) -> tuple[int, ...]:
 
 def element_lookup(elements: Sequence[int]) -> torch.Tensor:
     """Atomic number (0..118) → index into ``elements`` (−1 for others), for a model's buffer."""
+    import torch
+
     table = torch.full((119,), -1, dtype=torch.long)
     table[list(elements)] = torch.arange(len(elements))
     return table
@@ -123,6 +128,8 @@ def element_lookup(elements: Sequence[int]) -> torch.Tensor:
 def element_indices(lookup: torch.Tensor, species: torch.Tensor, elements: Sequence[int]) -> torch.Tensor:
     """Atomic numbers (−1 padding) → element indices (−1 padding); an element outside
     ``elements`` raises :class:`InputError` naming it."""
+    import torch
+
     idx = torch.where(species >= 0, lookup[species.clamp(min=0, max=118)], torch.full_like(species, -1))
     unknown = (species >= 0) & (idx < 0)
     if bool(unknown.any()):
