@@ -180,7 +180,7 @@ class Settings:
             if tp is bool and f.metadata.get("parse") is None:
                 kwargs["action"] = argparse.BooleanOptionalAction
             else:
-                kwargs["type"] = _cli_type(f, tp, cls.what)
+                kwargs["type"] = _cli_type(f, hints[f.name], cls.what)
                 kwargs["metavar"] = f.name.upper()
                 if typing.get_origin(tp) is Literal:
                     kwargs["choices"] = typing.get_args(tp)
@@ -230,13 +230,15 @@ def _format_value(f: dataclasses.Field, value: Any) -> str:
 
 
 def _cli_type(f: dataclasses.Field, tp: Any, what: str) -> Callable[[str], Any]:
+    """Text → value of field ``f`` (annotation ``tp``, optional or not), as argparse's ``type``."""
     parse = f.metadata.get("parse")
+    _, base = _is_optional(tp)
 
     def convert(text: str) -> Any:
         try:
             value = _call_parse(parse, text, f.name, what) if parse else text
-            if typing.get_origin(tp) is dict or tp is dict:
-                value = json.loads(value) if isinstance(value, str) else value
+            if (typing.get_origin(base) is dict or base is dict) and isinstance(value, str):
+                value = json.loads(value)
             return coerce(value, tp, f.name, what)
         except (InputError, ValueError) as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
