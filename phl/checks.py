@@ -20,17 +20,22 @@ def validate_atoms(atoms: Atoms, where: str = "geometry") -> None:
     for s in atoms.get_chemical_symbols():
         if s not in atomic_numbers or atomic_numbers[s] == 0:
             raise InputError(f"{where}: unknown element {s!r}")
-    pos = atoms.get_positions()
+    check_positions(atoms.get_chemical_symbols(), atoms.get_positions(), where)
+
+
+def check_positions(symbols: list[str], positions: np.ndarray, where: str = "geometry") -> None:
+    """Finite coordinates (Å) and no two atoms closer than :data:`MIN_INTERATOMIC_DISTANCE`."""
+    pos = np.asarray(positions, dtype=np.float64)
     if not np.all(np.isfinite(pos)):
         raise InputError(f"{where}: non-finite coordinates")
-    if len(atoms) > 1:
+    if len(pos) > 1:
         d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)
-        d[np.diag_indices(len(atoms))] = np.inf
+        d[np.diag_indices(len(pos))] = np.inf
         i, j = np.unravel_index(np.argmin(d), d.shape)
         if d[i, j] < MIN_INTERATOMIC_DISTANCE:
             i, j = sorted((int(i), int(j)))
             raise InputError(
-                f"{where}: atoms {i + 1} ({atoms[i].symbol}) and {j + 1} ({atoms[j].symbol}) overlap: "
+                f"{where}: atoms {i + 1} ({symbols[i]}) and {j + 1} ({symbols[j]}) overlap: "
                 f"{d[i, j]:.3f} Å apart (minimum {MIN_INTERATOMIC_DISTANCE} Å)"
             )
 

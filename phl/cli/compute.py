@@ -10,6 +10,7 @@ import sys
 import numpy as np
 
 from phl.errors import InputError
+from phl.io.atomic import check_output_path
 from phl.labels import LabelSettings
 from phl.qm.method import Method
 
@@ -27,6 +28,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
 
     labels = LabelSettings.from_args(args)
     method = Method.from_args(args)
+    if args.json:
+        check_output_path(args.json, "label")
     meta: dict = {}
     if args.index is not None:
         from phl.geometries.jobs import read_structure
@@ -69,10 +72,15 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from phl.provenance import provenance
     from phl.qm.vibrations import IMAGINARY_THRESHOLD_CM1
 
-    if not args.fmax > 0 or args.steps < 1:
-        raise InputError(f"--fmax must be positive and --steps at least 1, got {args.fmax} and {args.steps}")
+    if not args.fmax > 0:
+        raise InputError(f"--fmax must be positive (eV/Å), got {args.fmax}")
+    if args.steps < 1:
+        raise InputError(f"--steps must be at least 1, got {args.steps}")
+    method = Method.from_args(args)
+    if args.json:
+        check_output_path(args.json)
     atoms = read_xyz(args.geometry)
-    calc = ReferenceCalculator(Method.from_args(args))
+    calc = ReferenceCalculator(method)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         point = minimize(atoms, calc, fmax=args.fmax, steps=args.steps)
@@ -110,6 +118,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
 
     from phl.labels import label_files, summarize_labels
 
+    check_output_path(args.out, "table")
     summarize_labels(label_files(args.labels, args.allow_empty), Path(args.out))
     return 0
 

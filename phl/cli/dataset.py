@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from phl.errors import InputError
+from phl.io.atomic import check_output_path
 from phl.registry import CATEGORIES
 
 
@@ -14,6 +15,11 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     from phl.dataset import convert, splits, summary
     from phl.dataset.store import Dataset
 
+    out = getattr(args, "out", None)
+    if out and args.action == "export":
+        check_output_path(out, "export")
+    elif out:
+        check_output_path(out, "data set")
     if args.action == "inspect":
         with Dataset(args.dataset) as ds:
             s = summary.summarize(ds)

@@ -11,6 +11,7 @@ from phl.errors import InputError
 from phl.geometries import jobs
 from phl.geometries.jobs import STEPS, GeometrySettings
 from phl.geometries.records import RECORD_TYPES
+from phl.io.atomic import check_output_path
 from phl.qm.method import Method
 
 
@@ -32,6 +33,7 @@ def _summary(args: argparse.Namespace) -> int:
         files = [str(Path(args.dir) / rid / "structures.json") for rid in reaction_ids(reaction_list_path(files[0]))]
     if not files or not args.out:
         raise InputError("summary needs structures.json files (or a reaction list and --dir) and --out")
+    check_output_path(args.out, "table")
     table = jobs.summary_table([_read_record(p, "structures") for p in files])
     atomic_write_text(args.out, table.to_csv(index=False))
     print(jobs.summary_report(table) + f" -> {args.out}")
@@ -45,6 +47,9 @@ def cmd_reaction(args: argparse.Namespace) -> int:
         return _summary(args)
     if not args.id or not args.json:
         raise InputError(f"the {args.step} step needs --id and --json")
+    check_output_path(args.json, "record")
+    settings = GeometrySettings.from_args(args)
+    method = Method.from_args(args)
     if args.step == "collect":
         out = jobs.collect(args.id, {s: _read_record(getattr(args, s), s) for s in STEPS})
         atomic_write_json(args.json, out.to_dict())
@@ -57,8 +62,6 @@ def cmd_reaction(args: argparse.Namespace) -> int:
         return 0
     from phl.geometries.reactions import load_reaction, reaction_list_path
 
-    settings = GeometrySettings.from_args(args)
-    method = Method.from_args(args)
     needs = {
         "reactant": (),
         "product": (),

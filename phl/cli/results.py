@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from phl.errors import InputError
+from phl.io.atomic import check_output_dir, check_output_path
 
 
 def checkpoint_of(run: str) -> Path:
@@ -23,6 +24,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from phl.models import load_model
     from phl.results.evaluate import evaluate_model, group_summaries
 
+    check_output_path(args.out, "table")
     model = load_model(checkpoint_of(args.run), args.device)
     rows = evaluate_model(model, args.dataset, split=args.split, parts=tuple(args.parts))
     atomic_write_text(args.out, rows.to_csv(index=False))
@@ -35,6 +37,7 @@ def cmd_ts_search(args: argparse.Namespace) -> int:
     from phl.io.atomic import atomic_write_text
     from phl.results.ts_search import search_all
 
+    check_output_path(args.out, "table")
     table = search_all(checkpoint_of(args.run), reaction_list_path(args.reactions), args.geometries)
     atomic_write_text(args.out, table.to_csv(index=False))
     print(table.drop(columns=["note"]).to_string(index=False) if len(table) else "no reaction with a reference TS")
@@ -43,6 +46,7 @@ def cmd_ts_search(args: argparse.Namespace) -> int:
 
 def cmd_results(args: argparse.Namespace) -> int:
     runs, seeds = args.runs, args.seeds
+    check_output_dir(args.out_dir)
     if args.what == "tables":
         from phl.results.tables import write_tables
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from phl.io.atomic import check_output_dir
 from phl.settings import layered
 from phl.training.config import TrainConfig
 
@@ -12,6 +13,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from phl.training.trainer import Trainer
 
     config = layered(TrainConfig, args.config, args.settings, TrainConfig.given(args))
+    check_output_dir(args.out, "run folder")
     summary = Trainer(config, args.dataset, args.out).run(progress=not args.quiet)
     if not args.quiet:
         best = summary["best"]

@@ -106,6 +106,10 @@ def read_ani_layout(path: str | Path, category: str | None = None) -> Iterator[S
             except OSError as exc:
                 raise InputError(f"{where}: unreadable data (truncated file?): {exc}") from None
             m = len(energies)
+            if energies.ndim != 1:
+                raise InputError(f"{where}: energies have shape {energies.shape}, expected ({m},)")
+            if forces.shape != (m, len(species), 3):
+                raise InputError(f"{where}: forces have shape {forces.shape}, expected ({m}, {len(species)}, 3)")
             if coords.ndim != 3 or coords.shape[0] != m:
                 raise InputError(f"{where}: coordinates have shape {coords.shape}, expected ({m}, {len(species)}, 3)")
             hessian = g["hessian"] if "hessian" in g else None

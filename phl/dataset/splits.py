@@ -76,6 +76,9 @@ def make_split(
     path, name: str, kind: str, seed: int, fractions=DEFAULT_FRACTIONS, heldout: Sequence[str] = DEFAULT_HELDOUT
 ) -> dict[str, int]:
     """Compute split ``kind`` (paper | reaction) and store it as ``name``; returns counts per part."""
+    _check_fractions(fractions)
+    if not name or not str(name).replace("_", "").replace("-", "").isalnum():
+        raise InputError(f"split name must be letters, digits, '_' or '-', got {name!r}")
     with Dataset(path) as ds:
         cats = ds.category_names
         if kind == "paper":

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 from numpy.typing import NDArray
 
+from phl.checks import check_positions
 from phl.dataset.schema import (
     ATOM_ARRAYS,
     CATEGORIES,
@@ -30,7 +32,7 @@ from phl.dataset.schema import (
     UNITS,
 )
 from phl.errors import InputError
-from phl.io.atomic import atomic_path, temp_path_beside
+from phl.io.atomic import atomic_path, check_output_path, locked, temp_path_beside
 from phl.provenance import provenance as make_provenance
 
 
@@ -87,9 +89,12 @@ class Structure:
             if not np.all(np.isfinite(value)):
                 raise InputError(f"{where}: {key} has non-finite values")
             setattr(self, key, value)
+        if np.ndim(self.energy) != 0:
+            raise InputError(f"{where}: energy has shape {np.shape(self.energy)}, expected one number")
         if not np.isfinite(self.energy):
             raise InputError(f"{where}: energy is not finite")
         self.energy = float(self.energy)
+        check_positions(self.symbols, self.coordinates, where)
         if self.category not in CATEGORIES:
             raise InputError(f"{where}: unknown category {self.category!r}; known: {', '.join(CATEGORIES)}")
         return self
@@ -103,10 +108,25 @@ class DatasetWriter:
     FLUSH_EVERY = 2048
 
     def __init__(self, path: str | Path, append: bool = False, sources: Iterable[str] = ()) -> None:
-        self.path = Path(path)
+        self.path = check_output_path(path, "data set")  # a symlink's target; never a device or folder
+        # one writer at a time: an append reads the file and publishes its copy under the lock,
+        # so two concurrent appends both land (the second waits for the first)
+        self._lock = ExitStack()
+        self._lock.enter_context(locked(self.path))
+        try:
+            self._open(append, sources)
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _open(self, append: bool, sources: Iterable[str]) -> None:
         self._tmp = temp_path_beside(self.path)
         if append and self.path.exists():
-            Dataset(self.path).close()  # validates
+            try:
+                Dataset(self.path).close()  # validates
+            except BaseException:
+                self._tmp.unlink(missing_ok=True)
+                raise
             shutil.copyfile(self.path, self._tmp)
             self._h5 = h5py.File(self._tmp, "r+")
             prov = json.loads(self._h5.attrs.get("provenance", "{}"))
@@ -214,13 +234,17 @@ class DatasetWriter:
         h5.create_dataset("reactions", data=np.array(self._reactions, dtype=object), dtype=h5py.string_dtype())
         h5.attrs["provenance"] = json.dumps(self._provenance)
         h5.close()
-        os.replace(self._tmp, self.path)
+        try:
+            os.replace(self._tmp, self.path)
+        finally:
+            self._lock.close()
 
     def abort(self) -> None:
         try:
             self._h5.close()
         finally:
             self._tmp.unlink(missing_ok=True)
+            self._lock.close()
 
     def __enter__(self) -> DatasetWriter:
         return self
@@ -238,6 +262,8 @@ class Dataset:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a directory, not a data set")
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such data set")
         try:
@@ -287,6 +313,7 @@ class Dataset:
         ends = self.columns["atom_offset"] + self.columns["n_atoms"]
         if m and (ends.max() > n_atoms_total or self.columns["atom_offset"].min() < 0):
             raise InputError(f"{where}: atom offsets out of range")
+        self._check_values(where)
         hsize = (3 * self.columns["n_atoms"].astype(np.int64)) ** 2
         has_h = self.columns["hessian_offset"] >= 0
         if np.any(self.columns["hessian_offset"][has_h] + hsize[has_h] > h5["hessian"].shape[0]):
@@ -296,6 +323,29 @@ class Dataset:
         self._probes, self._hvps = h5["hvp/probes"], h5["hvp/values"]
         self.reactions = [r.decode() if isinstance(r, bytes) else str(r) for r in h5["reactions"][()]]
         self.provenance = json.loads(h5.attrs.get("provenance", "{}"))
+
+    def _check_values(self, where: str) -> None:
+        """Every structure has atoms, known elements, a category and finite labels: a damaged or
+        hand-edited file is refused here, before it is inspected, trained on or evaluated."""
+        cols = self.columns
+        checks = [
+            ("has no atoms", cols["n_atoms"] < 1),
+            ("energy is not finite", ~np.isfinite(cols["energy"])),
+            ("category code out of range", (cols["category"] < 0) | (cols["category"] >= len(CATEGORIES))),
+        ]
+        for what, bad in checks:
+            if np.any(bad):
+                raise InputError(f"{where}: structure {int(np.argmax(bad))}: {what}")
+        order = np.argsort(cols["atom_offset"], kind="stable")
+        owner = np.repeat(order, cols["n_atoms"][order])  # the structure of each packed atom row
+        atom_checks = [
+            ("atomic numbers must be 1-118", (self.species < 1) | (self.species > 118)),
+            ("coordinates are not finite", ~np.isfinite(self.coordinates).all(axis=1)),
+            ("forces are not finite", ~np.isfinite(self.forces).all(axis=1)),
+        ]
+        for what, bad in atom_checks:
+            if np.any(bad):
+                raise InputError(f"{where}: structure {int(owner[int(np.argmax(bad))])}: {what}")
 
     def close(self) -> None:
         self._h5.close()
@@ -390,7 +440,7 @@ def write_split(path: str | Path, name: str, codes: NDArray[np.integer], attrs: 
             raise InputError(f"split {name!r} has {len(codes)} entries, data set has {len(ds)} structures")
     if not set(np.unique(codes)) <= set(SPLIT_NAMES):
         raise InputError(f"split codes must be in {sorted(SPLIT_NAMES)}")
-    with atomic_path(path) as tmp:
+    with locked(path), atomic_path(path) as tmp:
         shutil.copyfile(path, tmp)
         with h5py.File(tmp, "r+") as h5:
             key = f"splits/{name}"

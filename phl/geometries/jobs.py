@@ -25,8 +25,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_numbers
 
 from phl.calculators import ReferenceCalculator
+from phl.checks import validate_atoms
 from phl.errors import InputError, PHLError
 from phl.geometries.nms import sample_normal_modes
 from phl.geometries.pathways import (
@@ -312,16 +314,32 @@ def summary_report(table) -> str:
 
 
 def read_structure(path: str | Path, index: int) -> tuple[Atoms, dict]:
-    """Structure ``index`` of a ``structures.json`` (from :func:`collect`), with its metadata."""
+    """Structure ``index`` of a ``structures.json`` (from :func:`collect`), with its metadata,
+    checked as a molecule (elements, finite coordinates, no overlapping atoms)."""
     if index < 0:
         raise InputError(f"structure index must be >= 0, got {index}")
     data = read_record(path, "structures")
+    if index >= len(data.structures):
+        raise InputError(f"{path}: no structure {index} (it has {len(data.structures)})")
+    entry = data.structures[index]
+    where = f"{path}: structure {index}"
+    missing = [k for k in ("name", "category", "symbols", "positions") if not isinstance(entry, dict) or k not in entry]
+    if missing:
+        raise InputError(f"{where}: missing key(s) {', '.join(repr(k) for k in missing)}")
+    unknown = [s for s in entry["symbols"] if not isinstance(s, str) or atomic_numbers.get(s, 0) == 0]
+    if unknown:
+        raise InputError(f"{where}: unknown element {unknown[0]!r}")
+    positions = np.asarray(entry["positions"], dtype=float) if _numeric(entry["positions"]) else None
+    if positions is None or positions.shape != (len(entry["symbols"]), 3):
+        raise InputError(f"{where}: positions must be {len(entry['symbols'])} rows of x y z numbers")
+    atoms = Atoms(symbols=entry["symbols"], positions=positions)
+    validate_atoms(atoms, where)
+    return atoms, {"name": entry["name"], "category": entry["category"], "reaction": data.reaction}
+
+
+def _numeric(value: Any) -> bool:
     try:
-        entry = data.structures[index]
-        meta = {"name": entry["name"], "category": entry["category"], "reaction": data.reaction}
-        atoms = atoms_of(entry)
-    except IndexError:
-        raise InputError(f"{path}: no structure {index} (it has {len(data.structures)})") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable structures record: structure {index}: {exc}") from None
-    return atoms, meta
+        np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ase import Atoms
+from ase.data import atomic_numbers
 
 from phl.checks import validate_atoms
 from phl.errors import InputError
@@ -15,9 +16,14 @@ def read_xyz(path: str | Path) -> Atoms:
     from ase.io import read
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not an XYZ file")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    text = path.read_text(errors="replace")
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     if not text.strip():
         raise InputError(f"{path}: empty geometry file")
     lines = text.splitlines()
@@ -35,6 +41,8 @@ def read_xyz(path: str | Path) -> Atoms:
         parts = line.split()
         if len(parts) < 4:
             raise InputError(f"{path}: malformed XYZ at line {k}: expected 'symbol x y z', got {line!r}")
+        if parts[0] not in atomic_numbers or atomic_numbers[parts[0]] == 0:
+            raise InputError(f"{path}: unknown element {parts[0]!r} at line {k}")
         try:
             [float(v) for v in parts[1:4]]
         except ValueError:

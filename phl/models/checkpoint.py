@@ -13,6 +13,7 @@ import torch
 
 from phl.errors import InputError
 from phl.io.atomic import atomic_path
+from phl.models.device import resolve_device
 from phl.models.interface import ModelSpec, model_elements
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -65,6 +66,7 @@ def spec_of(record: dict[str, Any]) -> ModelSpec:
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
     """The model stored in a checkpoint (``best.pt`` or ``last.pt`` of a training run), in
     evaluation mode on ``device``."""
+    device = resolve_device(str(device))
     record = read_checkpoint(path, device)
     dtype = DTYPES[record.get("dtype") or record.get("config", {}).get("dtype", "float64")]
     model = spec_of(record).build(dtype=dtype)

@@ -23,11 +23,41 @@ from phl.errors import InputError
 _CARTESIAN_FAMILIES = re.compile(r"^(3-21|4-31|6-21|6-31(?!1)|d95)")
 
 
+# Pople polarisation in parentheses: heavy-atom shells, then optionally H shells, e.g. (d),
+# (d,p), (2df,2pd), (3df,3pd); each shell is an optional count and a letter.
+_POPLE_POLARISATION = re.compile(r"^\((?P<heavy>(?:[1-9]?[dfg])+)(?:,(?P<light>(?:[1-9]?[pdf])+))?\)$")
+_POPLE_BASE = re.compile(r"^(?:321|431|631|6311)\+{0,2}g$")
+
+
 def normalise_basis_name(name: str) -> str:
-    """Lower-case, strip spaces; ``6-31G*`` style stays as it is (PySCF accepts both spellings)."""
+    """Lower-case, strip spaces; ``6-31G*`` style stays as it is (PySCF accepts both spellings).
+    The name is checked strictly (:func:`check_basis_name`): PySCF drops what it cannot parse
+    (``6-31G(d`` runs plain 6-31G), phl refuses it."""
     if not isinstance(name, str) or not name.strip():
         raise InputError("basis set name is empty")
-    return name.strip().lower().replace(" ", "")
+    key = name.strip().lower().replace(" ", "")
+    check_basis_name(name, key)
+    return key
+
+
+def check_basis_name(name: str, key: str) -> None:
+    """Refuse a basis name that PySCF would read only in part: a Pople name must be a known base
+    (``6-31G``, ``6-311++G``, ``6-31G**``, ...) with at most one well-formed polarisation group;
+    any other name must be in PySCF's basis library under exactly that name."""
+    from pyscf.gto import basis as pyscf_basis
+
+    flat = pyscf_basis._format_basis_name(key)
+    if flat in pyscf_basis.ALIAS:
+        return
+    base, paren, rest = flat.partition("(")
+    if paren and _POPLE_BASE.match(base) and base in pyscf_basis.ALIAS and _POPLE_POLARISATION.match("(" + rest):
+        return
+    if paren or _POPLE_BASE.match(base) or re.match(r"^\d", flat):
+        raise InputError(
+            f"basis set {name!r} is not a well-formed Pople name (e.g. 6-31G(d), 6-31G(d,p), 6-31+G(2df,2pd), "
+            "6-31G**); PySCF would silently drop what it cannot parse"
+        )
+    raise InputError(f"unknown basis set {name!r} (not in PySCF's basis library)")
 
 
 def gaussian_uses_cartesian_d(name: str) -> bool:

@@ -29,6 +29,13 @@ FUNCTIONALS: dict[str, tuple[str, str | None]] = {
 }
 
 
+def lebedev_orders() -> tuple[int, ...]:
+    """Angular point counts of the Lebedev grids PySCF implements (590 is Gaussian's UltraFine)."""
+    from pyscf.dft import gen_grid
+
+    return tuple(int(n) for n in gen_grid.LEBEDEV_NGRID if n > 1)
+
+
 def parse_grid(text: str) -> tuple[int, int]:
     """``RADIAL,ANGULAR`` (or ``RADIALxANGULAR``) points per atom."""
     try:
@@ -98,6 +105,15 @@ class Method(Settings):
         if len(self.grid) != 2 or min(self.grid) < 1:
             raise InputError(f"grid must be (radial, angular) positive integers, got {self.grid!r}")
         object.__setattr__(self, "grid", (int(self.grid[0]), int(self.grid[1])))
+        if self.grid[1] not in lebedev_orders():
+            raise InputError(
+                f"grid: {self.grid[1]} angular points is no Lebedev grid PySCF has (PySCF would silently use "
+                f"another); choose one of {', '.join(map(str, lebedev_orders()))}"
+            )
+        if self.max_memory_mb < 1 or self.level_shift < 0:
+            raise InputError(
+                f"max_memory_mb must be at least 1 and level_shift >= 0, got {self.max_memory_mb}, {self.level_shift}"
+            )
         for name in ("conv_tol", "conv_tol_grad", "conv_tol_cphf", "fd_step"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)!r}")

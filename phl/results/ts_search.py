@@ -86,15 +86,19 @@ def search_reaction(
 
 
 def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_dir: str | Path) -> pd.DataFrame:
-    """One row per reaction whose geometry stage is ``ok`` (see the module docstring)."""
+    """One row per reaction whose geometry stage is ``ok`` (see the module docstring). Every
+    input (reaction list, geometry records, model) is read before the first search."""
+    if not Path(geometries_dir).is_dir():
+        raise InputError(f"{geometries_dir}: no such folder of geometry-stage records")
     calc = MLCalculator.from_checkpoint(checkpoint)
-    rows = []
+    work = []
     for rid in reaction_ids(reactions_file):
         folder = Path(geometries_dir) / rid
         if not read_record(folder / "structures.json", "structures").ok:
             continue
         records = {step: read_record(folder / f"{step}.json", step) for step in ("reactant", "product", "ts")}
-        rows.append(search_reaction(calc, load_reaction(reactions_file, rid), records))
+        work.append((load_reaction(reactions_file, rid), records))
+    rows = [search_reaction(calc, reaction, records) for reaction, records in work]
     return pd.DataFrame(
         rows, columns=["reaction", "converged", "n_imaginary", "success", "rmsd", "barrier_error", "note"]
     )

@@ -34,6 +34,7 @@ from phl.errors import InputError, PHLError
 from phl.io.atomic import atomic_write_json, atomic_write_text
 from phl.models import SupportsSelfEnergies, energy_forces, hessian, hvp, model_elements, model_record
 from phl.models.checkpoint import read_checkpoint, save_checkpoint
+from phl.models.device import resolve_device
 from phl.probes import draw_probes_torch
 from phl.provenance import provenance
 from phl.training.allocator import keep_freed_memory
@@ -46,14 +47,6 @@ log = logging.getLogger(__name__)
 
 class TrainingError(PHLError, RuntimeError):
     """Training cannot go on (non-finite loss, ...); the last good checkpoint is kept."""
-
-
-def resolve_device(requested: str, cuda_available: Callable[[], bool] = torch.cuda.is_available) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if cuda_available() else "cpu")
-    if requested.startswith("cuda") and not cuda_available():
-        raise InputError(f"device {requested!r} requested but CUDA is not available")
-    return torch.device(requested)
 
 
 def fit_self_energies(ds: Dataset, indices: np.ndarray, elements: tuple[int, ...]) -> np.ndarray:
