@@ -9,6 +9,7 @@ training probes).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,11 +40,27 @@ def draw_probes(rng: np.random.Generator, n_atoms: int, k: int, kind: str = "gau
 
 
 def fixed_probes(
-    seed: int, structure_index: int, n_atoms: int, k: int = 1, kind: str = "gaussian"
+    seed: int | Sequence[int], structure_index: int, n_atoms: int, k: int = 1, kind: str = "gaussian"
 ) -> NDArray[np.float64]:
     """The probes of one structure for the "fixed" regime: a function of (seed, structure index)
-    only, so identical across epochs, runs, batch compositions and data-loader orders."""
-    return draw_probes(np.random.default_rng([int(seed), int(structure_index)]), n_atoms, k, kind)
+    only, so identical across epochs, batch compositions and data-loader orders. ``seed`` may be
+    several integers (the trainer passes (probe_seed, run seed): each run draws its own set)."""
+    return draw_probes(
+        np.random.default_rng([*np.atleast_1d(seed).astype(int).tolist(), int(structure_index)]), n_atoms, k, kind
+    )
+
+
+def structure_seed(base: int, reaction: str | None, index: int | None) -> list[int]:
+    """A seed for one structure of one reaction, derived from (base seed, reaction id, structure
+    index): label jobs of different structures draw different probes, whatever their size."""
+    import zlib
+
+    parts = [int(base)]
+    if reaction is not None:
+        parts.append(zlib.crc32(str(reaction).encode()))
+    if index is not None:
+        parts.append(int(index))
+    return parts
 
 
 def draw_probes_torch(

@@ -6,8 +6,9 @@ import pytest
 
 from phl.errors import InputError
 from phl.registry import parse_run
-from phl.results.evaluate import metrics, per_structure_error
-from phl.results.tables import accuracy_table, change_vs_ef, paired_errors, ttest_table, write_tables
+from phl.results.evaluate import metrics
+from phl.results.statistics import bland_altman_table, paper_layout, rmse_per_seed, ttest_table
+from phl.results.tables import accuracy_table, change_vs_ef, write_tables
 
 RUNS = ["ef", "hvp-onehot-randomized", "hvp-random-randomized", "hvp-onehot-fixed", "hvp-random-fixed", "efh"]
 
@@ -64,6 +65,8 @@ def fixture_runs(tmp_path):
                 {
                     "epoch": [1, 2, 3],
                     "val_energy_rmse": [3.0, 2.0, 1.5],
+                    "val_forces_rmse": [6.0, 4.0, 3.5],
+                    "val_hessian_rmse": [30.0, 20.0, 18.0],
                     "seconds": [1.0, 1.2, 1.1],
                     "peak_mem_mb": [100.0, 100.0, 101.0],
                 }
@@ -91,30 +94,85 @@ def test_metrics_match_hand_computed_values():
     m = metrics(rows)
     assert m["energy_rmse"] == pytest.approx(np.sqrt(5.0))
     assert m["energy_mae"] == pytest.approx(2.0)
-    assert m["forces_rmse"] == pytest.approx(1.0)  # sqrt(8 / 8)
+    # per molecule (the paper): sqrt(mean(2/3, 6/5)); pooled: sqrt(8 / 8)
+    assert m["forces_rmse"] == pytest.approx(np.sqrt((2 / 3 + 6 / 5) / 2))
+    assert m["forces_rmse_pooled"] == pytest.approx(1.0)
     assert m["forces_mae"] == pytest.approx(0.75)
     assert m["hessian_rmse"] == pytest.approx(1.0) and m["hessian_mae"] == pytest.approx(0.5)
     assert m["freq_mae"] == pytest.approx(2.0)
     assert m["n_ts"] == 1 and m["ts_sign_rate"] == 1.0 and m["ts_mode_overlap"] == 0.5
-    assert list(per_structure_error(rows, "forces")) == pytest.approx([np.sqrt(2 / 3), np.sqrt(6 / 5)])
 
 
-def test_paired_ttest_matches_the_textbook_formula(fixture_runs):
+def _per_seed(a_rmse, b_rmse, probes="randomized", group="NMS", prop="forces"):
+    rows = [
+        {"run": f"hvp-onehot-{probes}", "seed": k, "group": group, "property": prop, "rmse": v}
+        for k, v in enumerate(a_rmse)
+    ]
+    rows += [
+        {"run": f"hvp-random-{probes}", "seed": k, "group": group, "property": prop, "rmse": v}
+        for k, v in enumerate(b_rmse)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_ttest_is_over_models_paired_by_seed():
+    from scipy import stats
+
+    a, b = [1.30, 1.10, 1.45, 1.20, 1.38], [1.25, 1.18, 1.30, 1.24, 1.31]
+    table = ttest_table(_per_seed(a, b))
+    row = table[(table.group == "NMS") & (table.property == "forces")].iloc[0]
+    t, p = stats.ttest_rel(a, b)
+    assert row["n"] == 5 and row["t"] == pytest.approx(t) and row["p_value"] == pytest.approx(p)
+    assert row["mean_difference"] == pytest.approx(np.mean(np.subtract(a, b)))  # one-hot − Hutchinson
+    assert p > 0.05
+    # the same kind of gap tested over thousands of correlated structures looks "significant"
+    rng = np.random.default_rng(0)
+    per_structure_a = 1.0 + rng.normal(0, 0.05, 5000)
+    per_structure_b = per_structure_a - 0.01 + rng.normal(0, 0.02, 5000)
+    assert stats.ttest_rel(per_structure_a, per_structure_b).pvalue < 1e-6
+
+
+def test_ttest_with_one_model_says_why_the_cell_is_empty():
+    table = ttest_table(_per_seed([1.3], [1.2]))
+    row = table[(table.group == "NMS") & (table.property == "forces")].iloc[0]
+    assert np.isnan(row["p_value"]) and "at least 2 trained models" in row["note"]
+    layout = paper_layout(table, "randomized")
+    assert list(layout.columns) == ["property", "Test", "IRC", "NMS"]
+    assert list(layout["property"]) == ["Energy", "Force", "Hessian"]
+    assert "at least 2 trained models" in layout.set_index("property").loc["Force", "NMS"]
+    assert "no one-hot/Hutchinson pair" in paper_layout(table, "fixed").set_index("property").loc["Energy", "Test"]
+
+
+def test_bland_altman_against_a_hand_computation():
+    a, b = [2.0, 3.0, 4.0, 5.0], [1.5, 3.2, 3.1, 4.0]
+    summary, points = bland_altman_table(_per_seed(a, b, "fixed", "Test", "hessian"))
+    row = summary[(summary.group == "Test") & (summary.property == "hessian")].iloc[0]
+    d = np.subtract(a, b)  # 0.5, -0.2, 0.9, 1.0
+    mean, sd = d.mean(), d.std(ddof=1)
+    half = 3.182446305284263 * sd / 2  # t(0.975, 3) · sd / √4
+    assert row["mean_difference"] == pytest.approx(0.55) and row["sd"] == pytest.approx(sd)
+    assert (row["ci95_low"], row["ci95_high"]) == pytest.approx((mean - half, mean + half))
+    assert (row["loa_low"], row["loa_high"]) == pytest.approx((mean - 1.96 * sd, mean + 1.96 * sd))
+    assert row["ci_includes_zero"] == bool(mean - half <= 0)
+    pts = points[(points.group == "Test") & (points.property == "hessian")]
+    assert list(pts["mean_rmse"]) == pytest.approx([1.75, 3.1, 3.55, 4.5]) and list(pts["difference"]) == pytest.approx(
+        d
+    )
+
+
+def test_per_seed_rmse_table_and_paper_tables(fixture_runs):
     from phl.results.tables import load_evaluations
 
     rows = load_evaluations(fixture_runs / "evaluation", RUNS, [0, 1])
-    table = ttest_table(rows)
-    assert set(table["probes"]) == {"randomized", "fixed"}
-    assert len(table) == 2 * 3 * 3
-    row = table[(table.probes == "fixed") & (table.group == "NMS") & (table.property == "forces")].iloc[0]
-    a, b = paired_errors(rows, "hvp-onehot-fixed", "hvp-random-fixed", "NMS", "forces")
-    d = a - b
-    t = d.mean() / (d.std(ddof=1) / np.sqrt(len(d)))
-    assert row["t"] == pytest.approx(t)
-    from scipy.stats import t as student
-
-    assert row["p"] == pytest.approx(2 * student.sf(abs(t), len(d) - 1))
-    assert row["n_structures"] == 4  # NMS structures of the fixture
+    per_seed = rmse_per_seed(rows)
+    assert set(per_seed["group"]) == {"Test", "IRC", "NMS"} and len(per_seed) == len(RUNS) * 2 * 3 * 3
+    one = rows[(rows.run == "ef") & (rows.seed == 1) & (rows.group == "NMS")]
+    got = per_seed[(per_seed.run == "ef") & (per_seed.seed == 1) & (per_seed.group == "NMS")]
+    assert got.set_index("property").loc["hessian", "rmse"] == pytest.approx(
+        np.sqrt(np.mean(one["hessian_sse"] / one["hessian_n"]))
+    )
+    table = ttest_table(per_seed)
+    assert len(table) == 2 * 3 * 3 and (table["n"] == 2).all()
 
 
 def test_accuracy_change_and_files(fixture_runs):
@@ -215,3 +273,23 @@ def test_ts_search_table(tmp_path):
     assert table["success_rate_mean"] == pytest.approx(0.75)
     assert table["barrier_mae_mean"] == pytest.approx((2.0 + 2.0) / 2)
     assert table["rmsd_mean"] == pytest.approx(0.2)
+
+
+def test_paper_comparison_table(fixture_runs):
+    from phl.results.paper import paper_results
+
+    write_tables(fixture_runs / "evaluation", fixture_runs / "training", RUNS, [0, 1], fixture_runs / "tables")
+    table = pd.read_csv(fixture_runs / "tables" / "paper_comparison.csv")
+    paper = paper_results()
+    t2 = table[(table.what.str.startswith("Table 2: mean")) & (table.property == "hessian") & (table.group == "NMS")]
+    assert t2.iloc[0]["paper"] == paper["ttests"]["fixed"]["hessian"]["NMS"][0]
+    ours = pd.read_csv(fixture_runs / "tables" / "ttests.csv")
+    ours = ours[(ours.probes == "fixed") & (ours.property == "hessian") & (ours.group == "NMS")].iloc[0]
+    assert t2.iloc[0]["this_run"] == pytest.approx(ours["mean_difference"])
+    ratio = table[table.what.str.startswith("seconds per epoch") & (table.run == "efh")].iloc[0]
+    assert ratio["paper"] == pytest.approx(326.5 / 4.0) and ratio["this_run"] == pytest.approx(1.0)
+    assert len(table) == 2 * 9 * 2 + 23 + 3  # every published number has a row
+    note = (fixture_runs / "tables" / "paper_comparison.md").read_text()
+    assert "2 seed(s) per method" in note and "arXiv:2603.04523" in note
+    t1 = (fixture_runs / "tables" / "table1_randomized.md").read_text()
+    assert "| property | Test | IRC | NMS |" in t1

@@ -329,3 +329,32 @@ def test_allocator_tuning_applies_on_glibc():
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("glibc only")
     assert keep_freed_memory() is True
+
+
+def test_paper_initialisation_and_scheduler(tmp_path, teacher):
+    """The paper's code: kaiming_normal_(a=1.0) weights, zero biases, ReduceLROnPlateau(threshold=0)."""
+    torch.manual_seed(0)
+    model = ANIModel()
+    layers = [m for m in model.networks.modules() if isinstance(m, torch.nn.Linear)]
+    assert all(float(m.bias.abs().max()) == 0.0 for m in layers)
+    first = layers[0].weight  # fan_in 384: std 1/sqrt(384)
+    assert float(first.std()) == pytest.approx(1 / np.sqrt(384), rel=0.05)
+    assert float(ANIModel(init="torch").networks[0][0].bias.abs().max()) > 0
+    with pytest.raises(InputError, match="init"):
+        ANIModel(init="xavier")
+    trainer = Trainer(TrainConfig(regime="ef", **SHORT), teacher, tmp_path / "run")
+    assert all(s.threshold == 0.0 and s.patience == SHORT.get("lr_patience", 100) for s in trainer.schedulers)
+
+
+def test_probes_differ_between_structures_and_runs():
+    from phl.probes import draw_probes, fixed_probes, structure_seed
+
+    def label_probes(reaction, index):  # what `phl compute --index` draws for a 3-atom structure
+        return draw_probes(np.random.default_rng(structure_seed(0, reaction, index)), 3, 2)
+
+    assert not np.allclose(label_probes("hcn_hnc", 0), label_probes("hcn_hnc", 1))
+    assert not np.allclose(label_probes("hcn_hnc", 0), label_probes("h2co_h2_co", 0))
+    np.testing.assert_array_equal(label_probes("hcn_hnc", 3), label_probes("hcn_hnc", 3))
+    # fixed training probes follow the run seed: independent sets for independent models
+    assert not np.allclose(fixed_probes((0, 0), 5, 4), fixed_probes((0, 1), 5, 4))
+    np.testing.assert_array_equal(fixed_probes((0, 1), 5, 4), fixed_probes((0, 1), 5, 4))

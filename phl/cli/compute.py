@@ -23,7 +23,7 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
 def cmd_compute(args: argparse.Namespace) -> int:
     from phl.io.atomic import atomic_write_json
     from phl.io.xyz import read_xyz
-    from phl.probes import draw_probes
+    from phl.probes import draw_probes, structure_seed
     from phl.qm.engine import ReferenceEngine
 
     labels = LabelSettings.from_args(args)
@@ -38,14 +38,20 @@ def cmd_compute(args: argparse.Namespace) -> int:
     else:
         atoms = read_xyz(args.geometry)
     engine = ReferenceEngine(method, progress=not args.quiet)
+    # the probes of a structure of a reaction depend on (seed, reaction, index): no two share them
+    probe_seed = structure_seed(labels.seed, meta.get("reaction"), args.index)
     probes = (
-        draw_probes(np.random.default_rng(labels.seed), len(atoms), labels.hvp, labels.probe) if labels.hvp else None
+        draw_probes(np.random.default_rng(probe_seed), len(atoms), labels.hvp, labels.probe) if labels.hvp else None
     )
     result = engine.compute(atoms, forces=True, hessian=labels.hessian, probes=probes, where=str(args.geometry))
     data = result.to_dict(engine.method, engine.backend)
     data.update(meta)
     data["provenance"].update(
-        input=str(args.geometry), index=args.index, probe_kind=labels.probe if labels.hvp else None, seed=labels.seed
+        input=str(args.geometry),
+        index=args.index,
+        probe_kind=labels.probe if labels.hvp else None,
+        seed=labels.seed,
+        probe_seed_sequence=probe_seed,
     )
     if args.json:
         atomic_write_json(args.json, data)

@@ -48,6 +48,7 @@ from phl.geometries.records import (
     geometry_of,
     read_record,
 )
+from phl.probes import structure_seed
 from phl.provenance import provenance
 from phl.qm.method import Method
 from phl.qm.vibrations import IMAGINARY_THRESHOLD_CM1
@@ -219,12 +220,11 @@ class ReactionJob:
         s = self.settings
         irc = inputs["irc"]
         samples = []
-        for k, i in enumerate(evenly_spaced(irc.interior(), s.nms_points)):
+        for i in evenly_spaced(irc.interior(), s.nms_points):
             atoms = Atoms(symbols=irc.symbols, positions=irc.points[i])
             hessian = self.calc.hessian(atoms)
-            for sample in sample_normal_modes(
-                atoms, hessian, s.nms_samples, s.nms_temperature, seed=s.nms_seed + 1000 * k
-            ):
+            seed = structure_seed(s.nms_seed, self.reaction.id, i)  # distinct per reaction and IRC point
+            for sample in sample_normal_modes(atoms, hessian, s.nms_samples, s.nms_temperature, seed=seed):
                 samples.append({"irc_index": i, "harmonic_energy": sample.harmonic_energy, **geometry_of(sample.atoms)})
         return {"status": "ok", "samples": samples}
 

@@ -11,11 +11,15 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from phl.errors import InputError
 from phl.models.interface import element_indices, element_lookup
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
 
 ELEMENTS: tuple[int, ...] = (1, 6, 7, 8)  # H, C, N, O
+#: Weight initialisation: ``kaiming`` (the paper's code, the default) or ``torch`` (PyTorch's
+#: default uniform initialisation with non-zero biases).
+INITS = ("kaiming", "torch")
 
 
 def _network(n_in: int, hidden: Sequence[int], alpha: float) -> nn.Sequential:
@@ -37,8 +41,11 @@ class ANIModel(nn.Module):
         celu_alpha: float = 0.1,
         self_energies: Sequence[float] | None = None,
         dtype: torch.dtype = torch.float64,
+        init: str = "kaiming",
     ) -> None:
         super().__init__()
+        if init not in INITS:
+            raise InputError(f"ANI init must be one of {', '.join(INITS)}, got {init!r}")
         from torchani.aev import AEVComputer
 
         self.elements = tuple(int(z) for z in elements)
@@ -46,6 +53,11 @@ class ANIModel(nn.Module):
         self.register_buffer("z_to_index", element_lookup(self.elements))
         n_aev = self.aev(torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 1, 3)).shape[-1]
         self.networks = nn.ModuleList(_network(n_aev, hidden, celu_alpha) for _ in self.elements)
+        if init == "kaiming":  # the paper's code: kaiming_normal_(a=1.0) weights (std 1/√fan_in), zero biases
+            for layer in self.networks.modules():
+                if isinstance(layer, nn.Linear):
+                    nn.init.kaiming_normal_(layer.weight, a=1.0)
+                    nn.init.zeros_(layer.bias)
         se = torch.zeros(len(self.elements)) if self_energies is None else torch.as_tensor(self_energies)
         self.register_buffer("self_energies", se.to(dtype))
         self.to(dtype)

@@ -12,8 +12,8 @@ categories), one row with the sums needed for exact RMSE/MAE pooling over any gr
     ts_sign_ok           the model's lowest mode is imaginary too
     ts_mode_overlap      |cos| between the model's and the reference's lowest normal modes
 
-Group metrics (:func:`metrics`): energy RMSE/MAE over structures, forces and Hessian RMSE/MAE over
-all components, frequency MAE over all modes.
+Group metrics (:func:`metrics`): RMSEs per molecule as the paper computes them (every molecule
+weighs the same), pooled RMSEs and MAEs over all components, frequency MAE over all modes.
 """
 
 from __future__ import annotations
@@ -126,15 +126,23 @@ def evaluate_model(
 
 
 def metrics(rows: pd.DataFrame) -> dict[str, float]:
-    """RMSE and MAE of energy, forces and Hessians, frequency MAE and TS checks of a group of rows."""
+    """Errors of a group of rows (structures).
+
+    RMSEs in the paper's convention, every molecule weighing the same: energy
+    sqrt(mean_i ΔE_i²), forces sqrt(mean_i ‖ΔF_i‖²/(3N_i)), Hessian sqrt(mean_i ‖ΔH_i‖²/(3N_i)²)
+    over the structures that have the property. ``*_rmse_pooled`` pools all components instead
+    (a structure weighs (3N)² in the Hessian RMSE). MAEs pool components; the frequency MAE pools
+    modes; TS checks average over transition states."""
     out: dict[str, float] = {"n_structures": len(rows)}
     e = rows["energy_err"].to_numpy()
     out["energy_rmse"] = float(np.sqrt(np.mean(e**2))) if len(e) else np.nan
     out["energy_mae"] = float(np.mean(np.abs(e))) if len(e) else np.nan
     for prop in ("forces", "hessian"):
-        n = rows[f"{prop}_n"].sum()
-        out[f"{prop}_rmse"] = float(np.sqrt(rows[f"{prop}_sse"].sum(min_count=1) / n)) if n else np.nan
-        out[f"{prop}_mae"] = float(rows[f"{prop}_sae"].sum(min_count=1) / n) if n else np.nan
+        has = rows[rows[f"{prop}_n"] > 0]
+        n = has[f"{prop}_n"].sum()
+        out[f"{prop}_rmse"] = float(np.sqrt(np.mean(has[f"{prop}_sse"] / has[f"{prop}_n"]))) if n else np.nan
+        out[f"{prop}_rmse_pooled"] = float(np.sqrt(has[f"{prop}_sse"].sum() / n)) if n else np.nan
+        out[f"{prop}_mae"] = float(has[f"{prop}_sae"].sum() / n) if n else np.nan
     n = rows["freq_n"].sum()
     out["freq_mae"] = float(rows["freq_sae"].sum(min_count=1) / n) if n else np.nan
     ts = rows[rows["ts"].astype(bool)]
@@ -142,14 +150,6 @@ def metrics(rows: pd.DataFrame) -> dict[str, float]:
     out["ts_sign_rate"] = float(ts["ts_sign_ok"].mean()) if len(ts) else np.nan
     out["ts_mode_overlap"] = float(ts["ts_mode_overlap"].mean()) if len(ts) else np.nan
     return out
-
-
-def per_structure_error(rows: pd.DataFrame, prop: str) -> pd.Series:
-    """Per-structure error used for paired tests: |ΔE| for energy, the per-structure RMSE of forces
-    or Hessian elements otherwise."""
-    if prop == "energy":
-        return rows["energy_err"].abs()
-    return np.sqrt(rows[f"{prop}_sse"] / rows[f"{prop}_n"].replace(0, np.nan))
 
 
 def group_summaries(rows: pd.DataFrame) -> str:

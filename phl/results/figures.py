@@ -1,10 +1,10 @@
 """The paper's figures (PNG and PDF) from the result tables and training logs, with matplotlib.
 
-fig2_validation    validation energy RMSE per epoch, one curve per run (mean over seeds)
+fig2_validation    validation RMSE of energy, forces and Hessian per epoch, one curve per run (mean over seeds)
 fig3_rmse          RMSE of energy, forces, Hessian per group, regimes side by side; randomized and fixed panels
 fig4_epoch_time    seconds per epoch per run
 fig5_reference_cost  reference-label cost against molecule size (energy+forces, Hessian, HVPs)
-bland_altman       one-hot vs Hutchinson per-structure errors (mean against difference), per property
+bland_altman       one-hot vs Hutchinson per pair of trained models, per data set, with the 95 % CI (+ CSV)
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from phl.io.atomic import atomic_path
+from phl.io.atomic import atomic_path, atomic_write_text
 from phl.registry import GROUPS, PROBE_MODES, parse_run
-from phl.results.tables import accuracy_table, load_evaluations, load_logs, paired_errors, timing_table
+from phl.results.statistics import DATASETS, bland_altman_table, rmse_per_seed
+from phl.results.tables import accuracy_table, load_evaluations, load_logs, timing_table
 
 PROPS = (
     ("energy", "Energy RMSE (kcal/mol)"),
@@ -49,21 +50,29 @@ def _save(fig, out_dir: Path, name: str) -> list[Path]:
 
 
 def fig_validation(logs: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """The paper's Fig. 2: validation RMSE of energy, forces and Hessian per epoch (mean over seeds)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for run, g in logs.groupby("run", sort=False):
-        r = parse_run(run)
-        curve = g.groupby("epoch")["val_energy_rmse"].mean()
-        ax.plot(curve.index, curve.values, label=r.label, color=r.color, linestyle="--" if r.probes == "fixed" else "-")
-    return _finish_log_axes(
-        fig,
-        ax,
-        "Epoch",
-        "Validation energy RMSE (kcal/mol)",
-        "Validation curves (mean over seeds)",
-        out_dir,
-        "fig2_validation",
-    )
+    panels = [(f"val_{prop}_rmse", label) for prop, label in PROPS if f"val_{prop}_rmse" in logs]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (column, ylabel) in zip(axes[0], panels):
+        for run, g in logs.groupby("run", sort=False):
+            r = parse_run(run)
+            curve = g.groupby("epoch")[column].mean().dropna()
+            if len(curve):
+                ax.plot(
+                    curve.index,
+                    curve.values,
+                    label=r.label,
+                    color=r.color,
+                    linestyle="--" if r.probes == "fixed" else "-",
+                )
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel("Validation " + ylabel[0].lower() + ylabel[1:])
+        ax.set_yscale("log")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("Validation curves (mean over seeds; Hessian on a fixed validation subset)")
+    fig.tight_layout()
+    return _save(fig, out_dir, "fig2_validation")
 
 
 def _finish_log_axes(fig, ax, xlabel: str, ylabel: str, title: str, out_dir: Path, name: str) -> list[Path]:
@@ -157,29 +166,33 @@ def fig_reference_cost(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
     )
 
 
-def fig_bland_altman(rows: pd.DataFrame, out_dir: Path) -> list[Path]:
+def fig_bland_altman(per_seed: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """SI C: per probe mode, property and data set, one point per pair of models (x: mean of the
+    two RMSEs, y: RMSE(one-hot) − RMSE(Hutchinson)), the mean difference with its 95 % CI (band)
+    and the limits of agreement (dashed). The numbers go to ``bland_altman.csv`` beside it."""
     plt = _plt()
-    modes = [m for m in PROBE_MODES if {f"hvp-onehot-{m}", f"hvp-random-{m}"} <= set(rows["run"])]
-    fig, axes = plt.subplots(max(len(modes), 1), len(PROPS), figsize=(12, 3.6 * max(len(modes), 1)), squeeze=False)
-    for i, mode in enumerate(modes):
-        for j, (prop, ylabel) in enumerate(PROPS):
+    summary, points = bland_altman_table(per_seed)
+    atomic_write_text(out_dir / "bland_altman.csv", summary.to_csv(index=False))
+    blocks = [(m, prop) for m in PROBE_MODES for prop, _ in PROPS if len(summary) and m in set(summary["probes"])]
+    fig, axes = plt.subplots(max(len(blocks), 1), len(DATASETS), figsize=(12, 3.2 * max(len(blocks), 1)), squeeze=False)
+    units = {prop: label.split("(")[1].rstrip(")") for prop, label in PROPS}
+    for i, (mode, prop) in enumerate(blocks):
+        for j, group in enumerate(DATASETS):
             ax = axes[i, j]
-            for group, marker in zip(GROUPS, "os^"):
-                a, b = paired_errors(rows, f"hvp-onehot-{mode}", f"hvp-random-{mode}", group, prop)
-                if len(a):
-                    ax.scatter((a + b) / 2, b - a, s=12, marker=marker, label=group, alpha=0.7)
-            a, b = zip(*[paired_errors(rows, f"hvp-onehot-{mode}", f"hvp-random-{mode}", g, prop) for g in GROUPS])
-            diff = np.concatenate(b) - np.concatenate(a)
-            if len(diff):
-                m, sd = diff.mean(), diff.std(ddof=1) if len(diff) > 1 else 0.0
-                for y, ls in ((m, "-"), (m + 1.96 * sd, "--"), (m - 1.96 * sd, "--")):
-                    ax.axhline(y, color="k", linestyle=ls, linewidth=0.8)
-            unit = ylabel.split("(")[1].rstrip(")")
-            ax.set_xlabel(f"Mean error ({unit})")
-            ax.set_ylabel(f"Hutchinson − one-hot ({unit})")
-            ax.set_title(f"{prop.capitalize()}, {mode} probes")
-            ax.legend(fontsize=7)
-    if not modes:
+            pts = points[(points.probes == mode) & (points.property == prop) & (points.group == group)]
+            row = summary[(summary.probes == mode) & (summary.property == prop) & (summary.group == group)].iloc[0]
+            ax.scatter(pts["mean_rmse"], pts["difference"], s=18, color=parse_run(f"hvp-random-{mode}").color)
+            ax.axhline(0.0, color="0.6", linewidth=0.6)
+            if np.isfinite(row["mean_difference"]):
+                ax.axhline(row["mean_difference"], color="k", linewidth=0.9)
+            if np.isfinite(row["ci95_low"]):
+                ax.axhspan(row["ci95_low"], row["ci95_high"], color="k", alpha=0.12, linewidth=0)
+                for y in (row["loa_low"], row["loa_high"]):
+                    ax.axhline(y, color="k", linestyle="--", linewidth=0.8)
+            ax.set_title(f"{prop.capitalize()}, {group}, {mode} (n = {int(row['n'])})", fontsize=9)
+            ax.set_xlabel(f"Mean RMSE ({units[prop]})", fontsize=8)
+            ax.set_ylabel(f"One-hot − Hutchinson ({units[prop]})", fontsize=8)
+    if not blocks:
         axes[0, 0].text(0.5, 0.5, "no one-hot / Hutchinson pair of runs", ha="center", transform=axes[0, 0].transAxes)
     fig.tight_layout()
     return _save(fig, out_dir, "bland_altman")
@@ -194,7 +207,7 @@ def write_figures(
     rows = load_evaluations(eval_dir, runs, seeds)
     logs = load_logs(train_dir, runs, seeds)
     paths = fig_validation(logs, out_dir) + fig_rmse(accuracy_table(rows), out_dir)
-    paths += fig_epoch_time(timing_table(logs), out_dir) + fig_bland_altman(rows, out_dir)
+    paths += fig_epoch_time(timing_table(logs), out_dir) + fig_bland_altman(rmse_per_seed(rows), out_dir)
     if reference_summary is not None:
         paths += fig_reference_cost(pd.read_csv(reference_summary), out_dir)
     return paths

@@ -8,8 +8,8 @@ tables of :func:`phl.results.evaluate.evaluate_model` (one per run and seed) and
   and the frequency MAE, as mean and standard deviation over seeds (the ensemble spread);
 * change vs E-F: percentage change of each run's mean RMSE against the E-F run;
 * t-tests: one-hot against Hutchinson probes, for randomized and fixed probes, per property and
-  group: paired two-sample t-test (``scipy.stats.ttest_rel``) over structures, each structure's
-  error averaged over seeds (|ΔE|; per-structure RMSE of forces / Hessian elements);
+  data set, on the RMSEs of the trained models paired by seed (:mod:`phl.results.statistics`),
+  also laid out as the paper's Tables 1 and 2;
 * timings: seconds per epoch and peak memory per run (mean ± std over seeds and epochs).
 """
 
@@ -22,11 +22,23 @@ import pandas as pd
 
 from phl.errors import InputError
 from phl.io.atomic import atomic_write_text
-from phl.registry import GROUPS, PROBE_MODES, group_of, parse_run
-from phl.results.evaluate import metrics, per_structure_error
+from phl.registry import GROUPS, group_of, parse_run
+from phl.results.evaluate import metrics
+from phl.results.paper import comparison_table, scale_note
+from phl.results.statistics import paper_layout, rmse_per_seed, ttest_table
 from phl.results.ts_search import ts_search_table
 
-METRICS = ("energy_rmse", "forces_rmse", "hessian_rmse", "energy_mae", "forces_mae", "hessian_mae", "freq_mae")
+METRICS = (
+    "energy_rmse",
+    "forces_rmse",
+    "hessian_rmse",
+    "forces_rmse_pooled",
+    "hessian_rmse_pooled",
+    "energy_mae",
+    "forces_mae",
+    "hessian_mae",
+    "freq_mae",
+)
 
 
 def load_evaluations(eval_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.DataFrame:
@@ -95,52 +107,6 @@ def change_vs_ef(acc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def paired_errors(rows: pd.DataFrame, run_a: str, run_b: str, group: str, prop: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-structure errors of two runs on the same structures (averaged over seeds), aligned."""
-    sel = rows[rows["group"] == group].copy()
-    sel["err"] = per_structure_error(sel, prop)
-    mean = sel.groupby(["run", "index"])["err"].mean()
-    a, b = mean.get(run_a), mean.get(run_b)
-    if a is None or b is None:
-        return np.array([]), np.array([])
-    both = pd.concat([a, b], axis=1, keys=["a", "b"]).dropna()
-    return both["a"].to_numpy(), both["b"].to_numpy()
-
-
-def ttest_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One-hot vs Hutchinson, paired t-test per probe mode, group and property (the paper's
-    Tables 1 and 2). ``p`` is NaN when fewer than two structures or identical errors."""
-    from scipy import stats
-
-    runs = set(rows["run"])
-    out = []
-    for probes in PROBE_MODES:
-        a_run, b_run = f"hvp-onehot-{probes}", f"hvp-random-{probes}"
-        if a_run not in runs or b_run not in runs:
-            continue
-        for group in GROUPS:
-            for prop in ("energy", "forces", "hessian"):
-                a, b = paired_errors(rows, a_run, b_run, group, prop)
-                if not len(a):
-                    continue
-                t, p = stats.ttest_rel(a, b) if len(a) > 1 and np.any(a != b) else (np.nan, np.nan)
-                out.append(
-                    {
-                        "probes": probes,
-                        "group": group,
-                        "property": prop,
-                        "n_structures": len(a),
-                        "onehot_mean_error": a.mean(),
-                        "hutchinson_mean_error": b.mean(),
-                        "hutchinson_vs_onehot_pct": 100.0 * (b.mean() - a.mean()) / a.mean() if a.mean() else np.nan,
-                        "t": float(t),
-                        "p": float(p),
-                        "significant_0.05": bool(p < 0.05) if np.isfinite(p) else False,
-                    }
-                )
-    return pd.DataFrame(out)
-
-
 def load_logs(train_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.DataFrame:
     frames = []
     for run in runs:
@@ -205,26 +171,45 @@ def write_tables(
     (atomically) and return them."""
     out_dir = Path(out_dir)
     rows = load_evaluations(eval_dir, runs, seeds)
+    per_seed = rmse_per_seed(rows)
+    ttests = ttest_table(per_seed)
     tables = {
         "accuracy": accuracy_table(rows),
         "timings": timing_table(load_logs(train_dir, runs, seeds)),
-        "ttests": ttest_table(rows),
+        "rmse_per_seed": per_seed,
+        "ttests": ttests,
+        "table1_randomized": paper_layout(ttests, "randomized"),
+        "table2_fixed": paper_layout(ttests, "fixed"),
     }
     if "ef" in runs:
         tables["change_vs_ef"] = change_vs_ef(tables["accuracy"])
     if ts_dir is not None:
         tables["ts_search"] = ts_search_table(ts_dir, runs, seeds)
+    tables["paper_comparison"] = comparison_table(ttests, tables.get("change_vs_ef"), tables["timings"])
     notes = {
-        "accuracy": "RMSE/MAE: energy kcal/mol, forces kcal/mol/Å, Hessian kcal/mol/Å², frequencies cm⁻¹ (MAE); "
-        "mean and standard deviation over seeds. RTP: test split; IRC and NMS: held out.",
+        "accuracy": "RMSE per molecule as the paper computes it (every molecule weighs the same; *_pooled: all "
+        "components pooled) and MAE: energy kcal/mol, forces kcal/mol/Å, Hessian kcal/mol/Å², frequencies cm⁻¹ "
+        "(MAE); mean and standard deviation over seeds. RTP: test split; IRC and NMS: held out.",
+        "rmse_per_seed": "RMSE of each trained model (run, seed) per data set (Test: RTP test split) and property, "
+        "per-molecule convention; rmse_pooled pools all components.",
+        "table1_randomized": "The paper's Table 1 for this run: randomized probes, mean difference RMSE(one-hot) − "
+        "RMSE(Hutchinson) over the trained models, paired t-test p-value in parentheses.",
+        "table2_fixed": "The paper's Table 2 for this run: fixed probes, mean difference RMSE(one-hot) − "
+        "RMSE(Hutchinson) over the trained models, paired t-test p-value in parentheses.",
         "timings": "Seconds per training epoch (device-synchronised) and peak memory (MB), "
         "mean ± std over seeds and epochs.",
-        "ttests": "One-hot vs Hutchinson probes: paired two-sample t-test (scipy.stats.ttest_rel) over structures; "
-        "per-structure error |ΔE| or RMSE of force/Hessian elements, averaged over seeds.",
+        "ttests": "One-hot vs Hutchinson probes: paired t-test (scipy.stats.ttest_rel) on the RMSEs of the n "
+        "independently trained models of each method, paired by seed, per property and data set; "
+        "mean_difference = RMSE(one-hot) − RMSE(Hutchinson).",
         "ts_search": "TS search with each model's own Hessian (Sella, order 1) from the reference search's guess: "
         "success rate (one imaginary mode), RMSD to the reference TS (Å), barrier MAE (kcal/mol).",
         "change_vs_ef": "Percentage change of the mean RMSE against E-F (negative: better than E-F).",
     }
+    notes["paper_comparison"] = (
+        "Every number the paper publishes beside this run's (Tables 1–2, RMSE changes vs E-F of §4.2 and "
+        "Fig. 3b, seconds per epoch of Fig. 4 as ratios to E-F); – where this run has no such quantity. "
+        + scale_note(rows, seeds, load_logs(train_dir, runs, seeds))
+    )
     for name, df in tables.items():
         atomic_write_text(out_dir / f"{name}.csv", df.to_csv(index=False))
         atomic_write_text(out_dir / f"{name}.md", to_markdown(df, name.replace("_", " "), notes[name]))

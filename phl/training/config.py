@@ -38,7 +38,11 @@ class TrainConfig(Settings):
     min_lr: float = setting(1e-5, "stop when the learning rate falls below this")
     max_epochs: int = setting(1000, "stop after this many epochs")
     seed: int = setting(0, "seed of initial weights, shuffling and randomized probes")
-    probe_seed: int = setting(0, "seed of the fixed probes (a function of seed and structure index)")
+    probe_seed: int = setting(
+        0,
+        "seed of the fixed probes; each run's set is a function of (probe_seed, seed, structure index), so "
+        "runs of different seeds are independent, as the paper's five models",
+    )
     split: str = setting("paper", "name of the split stored in the data set")
     device: str = setting("auto", "auto, cpu or cuda[:N] (auto: CUDA when present)")
     dtype: str = setting("float64", "float64 or float32")
@@ -47,7 +51,11 @@ class TrainConfig(Settings):
         "E-F-H only: 0 computes the model Hessian one VJP at a time (fastest on CPU); "
         "k > 0 batches k VJPs with vmap (try on GPUs)",
     )
-    validate_hessian: bool = setting(False, "also report the validation Hessian RMSE each epoch (3N backward passes)")
+    validate_hessian: bool = setting(True, "also log the validation Hessian RMSE each epoch, on a fixed subset")
+    validate_hessian_structures: int = setting(
+        64, "size of that subset: the first validation structures (by index) that have reference Hessians"
+    )
+    lr_threshold: float = setting(0.0, "ReduceLROnPlateau threshold (the paper's code: 0, any improvement counts)")
     model: str = setting(DEFAULT_MODEL, "energy model class, an import path package.module:Class")
     model_kwargs: dict[str, Any] = setting(
         help="JSON object of the model's constructor arguments", default_factory=dict
@@ -68,8 +76,9 @@ class TrainConfig(Settings):
                 raise InputError(f"{name} must be positive, got {getattr(self, name)!r}")
         if not 0 < self.lr_factor < 1:
             raise InputError(f"lr_factor must be in (0, 1), got {self.lr_factor!r}")
-        if self.lr_patience < 0 or self.hessian_chunk < 0 or self.weight_decay < 0:
-            raise InputError("lr_patience, hessian_chunk and weight_decay must be >= 0")
+        for name in ("lr_patience", "hessian_chunk", "weight_decay", "lr_threshold", "validate_hessian_structures"):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise InputError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         if self.dtype not in ("float64", "float32"):

@@ -1,7 +1,15 @@
 # Results: evaluation of every trained model, tables, figures (gathered by `snakemake --report`).
 
 TABLES = (
-    ["accuracy", "timings", "ttests"]
+    [
+        "paper_comparison",
+        "table1_randomized",
+        "table2_fixed",
+        "ttests",
+        "rmse_per_seed",
+        "accuracy",
+        "timings",
+    ]
     + (["change_vs_ef"] if "ef" in TRAINING["regimes"] else [])
     + (["ts_search"] if GENERATE else [])
 )
@@ -83,6 +91,9 @@ rule figures:
     output:
         png=[report(f"results/figures/{f}.png", caption=f"../report/{f}.rst", category="Figures") for f in FIGURES],
         pdf=[f"results/figures/{f}.pdf" for f in FIGURES],
+        bland_altman=report(
+            "results/figures/bland_altman.csv", caption="../report/bland_altman_table.rst", category="Tables"
+        ),
     log:
         "logs/figures.log",
     conda:
