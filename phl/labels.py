@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from phl.errors import InputError
 from phl.io.atomic import atomic_write_text
+from phl.registry import PROBE_KINDS
 from phl.settings import Settings, setting
-
-ProbeKind = Literal["gaussian", "rademacher", "onehot"]
 
 
 @dataclass(frozen=True)
@@ -31,13 +30,27 @@ class LabelSettings(Settings):
     what: ClassVar[str] = "labels"
 
     hessian: bool = setting(False, "also compute the Cartesian Hessian (Eh/Å²)")
-    hvp: int = setting(0, "reference Hessian-vector products by finite differences of gradients (no Hessian)")
-    probe: ProbeKind = setting("gaussian", "probe distribution of the reference HVPs")
+    hvp: int = setting(0, "reference Hessian-vector products per probe kind, by finite differences of gradients")
+    probe: str = setting(
+        "gaussian",
+        "probe kind(s) of the reference HVPs, comma-separated: gaussian, rademacher, onehot "
+        "(gaussian,onehot gives pairs for stored one-hot and Hutchinson training)",
+    )
     seed: int = setting(0, "seed of the probe draw")
 
     def __post_init__(self) -> None:
         if self.hvp < 0:
             raise InputError(f"hvp (--hvp) must be >= 0, got {self.hvp}")
+        kinds = self.probe_kinds
+        if not kinds or not set(kinds) <= set(PROBE_KINDS) or len(set(kinds)) != len(kinds):
+            raise InputError(
+                f"probe must be one of {', '.join(PROBE_KINDS)} (or several, comma-separated, each "
+                f"once), got {self.probe!r}"
+            )
+
+    @property
+    def probe_kinds(self) -> list[str]:
+        return [k.strip() for k in str(self.probe).split(",") if k.strip()]
 
 
 @dataclass
@@ -52,6 +65,7 @@ class Label:
     hessian: NDArray[np.float64] | None = None
     probes: NDArray[np.float64] | None = None
     hvps: NDArray[np.float64] | None = None
+    probe_kinds: list[str] | None = None  # kind of each probe
     name: str | None = None
     category: str | None = None
     reaction: str | None = None
@@ -77,6 +91,10 @@ class Label:
             if values.get(key) is not None:
                 values[key] = np.asarray(values[key], dtype=np.float64)
         values["energy"] = float(values["energy"])
+        if values.get("probes") is not None and values.get("probe_kinds") is None:
+            kind = (values.get("provenance") or {}).get("probe_kind")  # labels with one kind for all probes
+            if kind in PROBE_KINDS:
+                values["probe_kinds"] = [kind] * len(values["probes"])
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -299,15 +299,20 @@ def test_batches_pad_without_leaking(dataset_path, structures):
 def test_stored_and_fixed_probes(dataset_path, structures):
     with Dataset(dataset_path) as ds:
         idx = [i for i in range(len(ds)) if ds.columns["n_hvp"][i] > 0]
-        stored = BatchLoader(ds, idx, batch_size=16, hvp="stored")
+        k = int(ds.columns["n_hvp"][idx[0]])
+        stored = BatchLoader(ds, idx, batch_size=16, hvp="stored", k_probes=k)
         for batch in stored:
             for b, i in enumerate(batch.index.tolist()):
                 n = structures[i].n_atoms
                 np.testing.assert_array_equal(batch.probes[b, :, :n].numpy(), structures[i].probes)
                 np.testing.assert_array_equal(batch.hvps[b, :, :n].numpy(), structures[i].hvps)
                 assert torch.all(batch.probes[b, :, n:] == 0)
+        first = next(iter(BatchLoader(ds, idx, batch_size=16, hvp="stored")))  # K = 1 unless asked
+        assert first.probes.shape[1] == 1
         with pytest.raises(InputError, match="no stored"):
             BatchLoader(ds, range(len(ds)), hvp="stored")
+        with pytest.raises(InputError, match="needs onehot pairs"):
+            BatchLoader(ds, idx, hvp="stored", probe_kind="onehot")
         a = BatchLoader(ds, range(len(ds)), batch_size=5, hvp="fixed", probe_seed=11, seed=0)
         b = BatchLoader(ds, range(len(ds)), batch_size=7, hvp="fixed", probe_seed=11, seed=1)
         pa = {int(i): p for batch in a for i, p in zip(batch.index, batch.probes)}

@@ -173,7 +173,7 @@ CASES = {
     "hessian-mode-unknown": ("compute {water} --hessian-mode exact --json {out}", r"hessian_mode"),
     # --- phl compute: labels, index, outputs ---
     "hvp-negative": ("compute {water} --hvp -1 --json {out}", r"--hvp"),
-    "probe-unknown": ("compute {water} --hvp 1 --probe uniform --json {out}", r"probe"),
+    "probe-unknown": ("compute {water} --hvp 1 --probe uniform --json {out}", r"probe must be one of"),
     "index-negative": ("compute {structures} --index -1 --json {out}", r"index must be >= 0"),
     "index-too-large": ("compute {structures} --index 9 --json {out}", r"no structure 9 \(it has 3\)"),
     "index-unknown-element": ("compute {structures} --index 1 --json {out}", r"unknown element 'Xx'"),

@@ -83,6 +83,7 @@ def test_rendered_options_parse_back_to_the_same_settings(obj):
         (Method, {"charge": True}, "charge must be an integer"),
         (LabelSettings, {"hvp": -1}, "hvp"),
         (LabelSettings, {"probe": "uniform"}, "probe must be one of gaussian, rademacher, onehot"),
+        (LabelSettings, {"probe": "gaussian,gaussian"}, "each once"),
         (GeometrySettings, {"fmax": 0}, "fmax must be positive"),
         (GeometrySettings, {"steps": "many"}, "steps must be an integer"),
     ],

@@ -358,3 +358,25 @@ def test_probes_differ_between_structures_and_runs():
     # fixed training probes follow the run seed: independent sets for independent models
     assert not np.allclose(fixed_probes((0, 0), 5, 4), fixed_probes((0, 1), 5, 4))
     np.testing.assert_array_equal(fixed_probes((0, 1), 5, 4), fixed_probes((0, 1), 5, 4))
+
+
+def test_stored_runs_train_on_pairs_of_their_own_kind(tmp_path, teacher):
+    both = teacher_dataset(
+        tmp_path / "both.h5", 40, seed=2, median_atoms=4, max_atoms=6, hvp_pairs=1, probe_kinds=("gaussian", "onehot")
+    )
+    used = {}
+    for regime in ("hvp-onehot", "hvp-random"):
+        trainer = Trainer(TrainConfig(regime=regime, probes="stored", **SHORT), both, tmp_path / regime)
+        batch = next(iter(trainer.loader))
+        assert batch.probes.shape[1] == 1  # K = 1 unless asked, as the paper's single HVP
+        nonzero = (batch.probes != 0).sum(dim=(2, 3))
+        used[regime] = batch.probes
+        if regime == "hvp-onehot":
+            assert torch.all(nonzero == 1)
+        else:
+            assert torch.all(nonzero == 3 * batch.n_atoms[:, None])
+        trainer.run()
+    assert not torch.allclose(used["hvp-onehot"], used["hvp-random"])
+    # the module's teacher has Gaussian pairs only: a one-hot stored run is refused at start
+    with pytest.raises(InputError, match="needs onehot pairs"):
+        Trainer(TrainConfig(regime="hvp-onehot", probes="stored", **SHORT), teacher, tmp_path / "refused")

@@ -40,12 +40,16 @@ def cmd_compute(args: argparse.Namespace) -> int:
     engine = ReferenceEngine(method, progress=not args.quiet)
     # the probes of a structure of a reaction depend on (seed, reaction, index): no two share them
     probe_seed = structure_seed(labels.seed, meta.get("reaction"), args.index)
+    rng = np.random.default_rng(probe_seed)
+    kinds = [kind for kind in labels.probe_kinds for _ in range(labels.hvp)]  # hvp probes of each kind
     probes = (
-        draw_probes(np.random.default_rng(probe_seed), len(atoms), labels.hvp, labels.probe) if labels.hvp else None
+        np.concatenate([draw_probes(rng, len(atoms), labels.hvp, k) for k in labels.probe_kinds]) if kinds else None
     )
     result = engine.compute(atoms, forces=True, hessian=labels.hessian, probes=probes, where=str(args.geometry))
     data = result.to_dict(engine.method, engine.backend)
     data.update(meta)
+    if kinds:
+        data["probe_kinds"] = kinds
     data["provenance"].update(
         input=str(args.geometry),
         index=args.index,

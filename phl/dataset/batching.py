@@ -105,17 +105,38 @@ class BatchLoader:
                 f"structure {bad} has no Hessian; this training needs a reference Hessian for every "
                 "structure (HVP-only data: use probes: stored)"
             )
-        if hvp == "stored" and np.any(dataset.columns["n_hvp"][self.indices] == 0):
-            bad = int(self.indices[dataset.columns["n_hvp"][self.indices] == 0][0])
-            raise InputError(
-                f"structure {bad} has no stored (probe, HVP) pairs; probes: stored needs reference pairs "
-                "for every structure"
-            )
+        if hvp == "stored":
+            self._stored = {int(i): self._pairs_of_kind(dataset, int(i), probe_kind, k_probes) for i in self.indices}
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.hessian, self.hvp = hessian, hvp
         self.k_probes, self.probe_kind, self.probe_seed = k_probes, probe_kind, probe_seed
         self.dtype, self.drop_last = dtype, drop_last
         self.epoch = 0
+
+    @staticmethod
+    def _pairs_of_kind(ds: Dataset, i: int, kind: str, k: int) -> tuple[NDArray, NDArray]:
+        """The first ``k`` stored (probe, HVP) pairs of structure ``i`` whose probes are of
+        ``kind``: a one-hot run never trains on Gaussian pairs, nor the reverse."""
+        pairs = ds.hvp_pairs(i)
+        if pairs is None:
+            raise InputError(
+                f"structure {i} has no stored (probe, HVP) pairs; probes: stored needs reference pairs for every "
+                "structure"
+            )
+        kinds = ds.probe_kinds(i)
+        if None in kinds:
+            raise InputError(
+                f"structure {i}: the kind of its stored probes is not recorded (a data set from an older phl or "
+                "an import), so one-hot and random pairs cannot be told apart; relabel, or train with fixed or "
+                "randomized probes"
+            )
+        sel = [j for j, kd in enumerate(kinds) if kd == kind][:k]
+        if not sel:
+            raise InputError(
+                f"structure {i} has stored pairs of kind {', '.join(sorted(set(kinds)))} but this run needs {kind} "
+                f"pairs (label with probe: {kind}, e.g. labels.probe: gaussian,onehot)"
+            )
+        return pairs[0][sel], pairs[1][sel]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -163,7 +184,7 @@ class BatchLoader:
                 h[b, :d, :d] = ds.hessian(int(i))
             batch.hessian = torch.from_numpy(h).to(dt)
         if self.hvp == "stored":
-            pairs = [ds.hvp_pairs(int(i)) for i in idx]
+            pairs = [self._stored[int(i)] for i in idx]
             k_max = max(p[0].shape[0] for p in pairs)
             probes = np.zeros((len(idx), k_max, n_max, 3))
             hvps = np.zeros_like(probes)

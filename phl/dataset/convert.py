@@ -209,6 +209,7 @@ def structure_from_label(path: str | Path, category: str | None = None, reaction
         hessian=label.hessian,
         probes=label.probes if label.hvps is not None else None,
         hvps=label.hvps,
+        probe_kinds=label.probe_kinds if label.hvps is not None else None,
         category=label.category or category or "other",
         reaction=label.reaction if label.reaction is not None else reaction,
     ).validate(str(path))

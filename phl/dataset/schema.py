@@ -17,6 +17,8 @@ Layout (M structures, A = Σ N_i atoms, units as OpenREACT-CHON-EFH, docs/data.m
     /atoms/forces              (A, 3) float64   Eh/Å (forces, i.e. −∇E)
     /hessian                   (H,)   float64   Eh/Å², each Hessian row-major (3N)², flat
     /hvp/probes, /hvp/values   (P,)   float64   K probes then K HVPs (Eh/Å²) per structure, each (K, N, 3) flat
+    /hvp/kinds                 (Q,)   int8      kind of each stored probe (index into PROBE_KINDS, -1
+                                                unknown), Q = Σ n_hvp, in the order the pairs are stored
     /reactions                 (R,)   str       reaction identifiers
     /splits/NAME               (M,)   int8      SPLIT codes; attrs describe the protocol and seed
 

@@ -34,6 +34,7 @@ from phl.dataset.schema import (
 from phl.errors import InputError
 from phl.io.atomic import atomic_path, check_output_path, locked, temp_path_beside
 from phl.provenance import provenance as make_provenance
+from phl.registry import PROBE_KINDS
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Structure:
     hessian: NDArray[np.float64] | None = None  # (3N, 3N)
     probes: NDArray[np.float64] | None = None  # (K, N, 3)
     hvps: NDArray[np.float64] | None = None  # (K, N, 3)
+    probe_kinds: list[str] | None = None  # kind of each stored probe (PROBE_KINDS); None: unknown
     category: str = "other"
     reaction: str | None = None
 
@@ -82,6 +84,10 @@ class Structure:
         if self.probes is not None:
             k = np.shape(self.probes)[0] if np.ndim(self.probes) else -1
             checks += [("probes", (k, n, 3)), ("hvps", (k, n, 3))]
+            if self.probe_kinds is not None:
+                self.probe_kinds = [str(x) for x in self.probe_kinds]
+                if len(self.probe_kinds) != k or not set(self.probe_kinds) <= set(PROBE_KINDS):
+                    raise InputError(f"{where}: probe_kinds must name one of {', '.join(PROBE_KINDS)} per probe")
         for key, shape in checks:
             value = np.asarray(getattr(self, key), dtype=np.float64)
             if value.shape != shape:
@@ -129,6 +135,11 @@ class DatasetWriter:
                 raise
             shutil.copyfile(self.path, self._tmp)
             self._h5 = h5py.File(self._tmp, "r+")
+            if "hvp/kinds" not in self._h5:  # written before probe kinds were stored: unknown (-1)
+                n_pairs = int(self._h5["structures/n_hvp"][()].sum())
+                self._h5.create_dataset(
+                    "hvp/kinds", data=np.full(n_pairs, -1, dtype="int8"), maxshape=(None,), chunks=(16384,)
+                )
             prov = json.loads(self._h5.attrs.get("provenance", "{}"))
             self._reactions = [r.decode() if isinstance(r, bytes) else r for r in self._h5["reactions"][()]]
         else:
@@ -160,6 +171,7 @@ class DatasetWriter:
         )  # 32 KB: random reads touch ~2 chunks
         for name in ("probes", "values"):
             h5.create_dataset(f"hvp/{name}", shape=(0,), maxshape=(None,), dtype="float64", chunks=(16384,))
+        h5.create_dataset("hvp/kinds", shape=(0,), maxshape=(None,), dtype="int8", chunks=(16384,))
         h5.attrs["category_names"] = json.dumps(list(CATEGORIES))
 
     def add(self, structure: Structure, where: str = "structure") -> None:
@@ -223,6 +235,14 @@ class DatasetWriter:
         if with_hvp:
             self._append(h5["hvp/probes"], np.concatenate([s.probes.ravel() for s in with_hvp]))
             self._append(h5["hvp/values"], np.concatenate([s.hvps.ravel() for s in with_hvp]))
+            codes = [
+                c
+                for s in with_hvp
+                for c in (
+                    [PROBE_KINDS.index(k) for k in s.probe_kinds] if s.probe_kinds is not None else [-1] * len(s.probes)
+                )
+            ]
+            self._append(h5["hvp/kinds"], np.asarray(codes, dtype="int8"))
         self._pending = []
 
     def close(self) -> None:
@@ -321,6 +341,15 @@ class Dataset:
             raise InputError(f"{where}: structure {i}: hessian extends past the end of /hessian (truncated file?)")
         self._hessian = h5["hessian"]
         self._probes, self._hvps = h5["hvp/probes"], h5["hvp/values"]
+        # the kind of every stored probe, in the order the pairs are stored (absent in older files)
+        n_hvp = self.columns["n_hvp"].astype(np.int64)
+        self._pair_kinds = h5["hvp/kinds"][()] if "hvp/kinds" in h5 else np.full(int(n_hvp.sum()), -1, "int8")
+        if len(self._pair_kinds) != int(n_hvp.sum()):
+            raise InputError(f"{where}: hvp/kinds has {len(self._pair_kinds)} entries for {int(n_hvp.sum())} pairs")
+        has = np.flatnonzero(self.columns["hvp_offset"] >= 0)
+        order = has[np.argsort(self.columns["hvp_offset"][has], kind="stable")]
+        self._pair_start = np.full(len(n_hvp), -1, dtype=np.int64)
+        self._pair_start[order] = np.concatenate([[0], np.cumsum(n_hvp[order])[:-1]]) if len(order) else []
         self.reactions = [r.decode() if isinstance(r, bytes) else str(r) for r in h5["reactions"][()]]
         self.provenance = json.loads(h5.attrs.get("provenance", "{}"))
 
@@ -391,6 +420,13 @@ class Dataset:
         size = k * n * 3
         return (self._probes[off : off + size].reshape(k, n, 3), self._hvps[off : off + size].reshape(k, n, 3))
 
+    def probe_kinds(self, i: int) -> list[str | None]:
+        """The kind of each stored probe of structure ``i`` (None: unknown, older files)."""
+        start, k = int(self._pair_start[i]), int(self.columns["n_hvp"][i])
+        if start < 0:
+            return []
+        return [PROBE_KINDS[c] if c >= 0 else None for c in self._pair_kinds[start : start + k]]
+
     def structure(self, i: int, hessian: bool = True) -> Structure:
         if not 0 <= i < len(self):
             raise IndexError(f"structure {i} out of range (data set has {len(self)})")
@@ -404,6 +440,7 @@ class Dataset:
             hessian=self.hessian(i) if hessian else None,
             probes=pairs[0] if pairs else None,
             hvps=pairs[1] if pairs else None,
+            probe_kinds=(kinds if None not in (kinds := self.probe_kinds(i)) else None) if pairs else None,
             category=CATEGORIES[int(self.columns["category"][i])],
             reaction=self.reaction_of(i),
         )

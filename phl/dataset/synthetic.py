@@ -42,6 +42,7 @@ def synthetic_structures(
             forces=rng.normal(scale=0.05, size=(n_at, 3)),
             hessian=h if hessian else None,
             probes=probes,
+            probe_kinds=["gaussian"] * hvp_pairs if hvp_pairs else None,
             hvps=(probes.reshape(hvp_pairs, -1) @ h).reshape(probes.shape) if hvp_pairs else None,
             category=str(rng.choice(cats)),
             reaction=f"rxn{int(rng.integers(n_reactions)):05d}",

@@ -28,6 +28,7 @@ def teacher_dataset(
     max_atoms: int = 12,
     hessian: bool = True,
     hvp_pairs: int = 0,
+    probe_kinds: tuple[str, ...] = ("gaussian",),
     split_seed: int = 0,
 ) -> Path:
     """Write a data set of ``n`` teacher-labelled structures with a ``paper`` split."""
@@ -48,8 +49,9 @@ def teacher_dataset(
                 s.energy, s.forces = float(energy[b].detach()), forces[b, :n].detach().numpy()
                 s.hessian = h if hessian else None
                 if hvp_pairs:
-                    s.probes = draw_probes(rng, n, hvp_pairs)
-                    s.hvps = (s.probes.reshape(hvp_pairs, -1) @ h).reshape(s.probes.shape)
+                    s.probes = np.concatenate([draw_probes(rng, n, hvp_pairs, kind) for kind in probe_kinds])
+                    s.probe_kinds = [kind for kind in probe_kinds for _ in range(hvp_pairs)]
+                    s.hvps = (s.probes.reshape(len(s.probes), -1) @ h).reshape(s.probes.shape)
                 if s.category in ("irc", "nms") and rng.random() < 0.6:
                     s.category = str(rng.choice(["reactant", "product", "ts"]))
                 writer.add(s)
