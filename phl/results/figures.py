@@ -57,7 +57,9 @@ def fig_validation(logs: pd.DataFrame, out_dir: Path) -> list[Path]:
     for ax, (column, ylabel) in zip(axes[0], panels):
         for run, g in logs.groupby("run", sort=False):
             r = parse_run(run)
-            curve = g.groupby("epoch")[column].mean().dropna()
+            # mean over seeds, on the epochs every seed reached (a mean over fewer seeds would jump)
+            stats = g.groupby("epoch")[column].agg(["mean", "count"])
+            curve = stats["mean"][stats["count"] == g["seed"].nunique()].dropna()
             if len(curve):
                 ax.plot(
                     curve.index,
@@ -67,10 +69,10 @@ def fig_validation(logs: pd.DataFrame, out_dir: Path) -> list[Path]:
                     linestyle="--" if r.probes == "fixed" else "-",
                 )
         ax.set_xlabel("Epoch")
-        ax.set_ylabel("Validation " + ylabel[0].lower() + ylabel[1:])
+        ax.set_ylabel(f"Validation {ylabel}")
         ax.set_yscale("log")
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle("Validation curves (mean over seeds; Hessian on a fixed validation subset)")
+    fig.suptitle("Validation curves (mean over seeds, to the shortest run; Hessian on a fixed validation subset)")
     fig.tight_layout()
     return _save(fig, out_dir, "fig2_validation")
 
