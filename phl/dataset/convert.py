@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
+from phl.dataset.schema import FORMAT
 from phl.dataset.store import Dataset, DatasetWriter, Structure
 from phl.errors import InputError
 from phl.io.atomic import atomic_path
@@ -234,8 +235,6 @@ def merge(out: str | Path, inputs: Iterable[str | Path], append: bool = False, c
 
 
 def is_phl_dataset(path: Path) -> bool:
-    from phl.dataset.schema import FORMAT
-
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:

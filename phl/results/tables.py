@@ -171,11 +171,12 @@ def write_tables(
     (atomically) and return them."""
     out_dir = Path(out_dir)
     rows = load_evaluations(eval_dir, runs, seeds)
+    logs = load_logs(train_dir, runs, seeds)  # read once: timings and the run's scale
     per_seed = rmse_per_seed(rows)
     ttests = ttest_table(per_seed)
     tables = {
         "accuracy": accuracy_table(rows),
-        "timings": timing_table(load_logs(train_dir, runs, seeds)),
+        "timings": timing_table(logs),
         "rmse_per_seed": per_seed,
         "ttests": ttests,
         "table1_randomized": paper_layout(ttests, "randomized"),
@@ -208,7 +209,7 @@ def write_tables(
     notes["paper_comparison"] = (
         "Every number the paper publishes beside this run's (Tables 1–2, RMSE changes vs E-F of §4.2 and "
         "Fig. 3b, seconds per epoch of Fig. 4 as ratios to E-F); – where this run has no such quantity. "
-        + scale_note(rows, seeds, load_logs(train_dir, runs, seeds))
+        + scale_note(rows, seeds, logs)
     )
     for name, df in tables.items():
         atomic_write_text(out_dir / f"{name}.csv", df.to_csv(index=False))
