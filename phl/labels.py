@@ -107,6 +107,42 @@ class Label:
         return out
 
 
+def compute_label(
+    engine: Any,
+    atoms: Any,
+    settings: LabelSettings,
+    meta: dict[str, Any] | None = None,
+    index: int | None = None,
+    source: str = "",
+) -> Label:
+    """The label of one geometry: energy, forces and, as ``settings`` asks, Hessian and reference
+    HVPs, computed by ``engine`` (a :class:`phl.qm.engine.ReferenceEngine`, reused across
+    molecules). ``meta`` (name, category, reaction) is copied in; the probes of structure
+    ``index`` of a reaction depend on (seed, reaction, index), so no two structures share them."""
+    from phl.probes import draw_probes, structure_seed
+
+    meta = dict(meta or {})
+    probe_seed = structure_seed(settings.seed, meta.get("reaction"), index)
+    rng = np.random.default_rng(probe_seed)
+    kinds = [kind for kind in settings.probe_kinds for _ in range(settings.hvp)]  # hvp probes of each kind
+    probes = (
+        np.concatenate([draw_probes(rng, len(atoms), settings.hvp, k) for k in settings.probe_kinds]) if kinds else None
+    )
+    result = engine.compute(atoms, forces=True, hessian=settings.hessian, probes=probes, where=source or "geometry")
+    data = result.to_dict(engine.method, engine.backend)
+    data.update(meta)
+    if kinds:
+        data["probe_kinds"] = kinds
+    data["provenance"].update(
+        input=source,
+        index=index,
+        probe_kind=settings.probe if settings.hvp else None,
+        seed=settings.seed,
+        probe_seed_sequence=probe_seed,
+    )
+    return Label.from_dict(data, source or "label")
+
+
 def read_label(path: str | Path) -> Label:
     """The label JSON written by ``phl compute --json``, with its required keys checked."""
     path = Path(path)
@@ -118,10 +154,15 @@ def read_label(path: str | Path) -> Label:
 
 
 def label_files(paths: list[str], allow_empty: bool = False) -> list[Path]:
-    """Label files given directly or as directories (searched recursively for *.json)."""
+    """Label files (JSON) and label shards (HDF5) given directly or as directories (searched
+    recursively for *.json and *.h5; unfinished shards' .parts folders are left out)."""
     files: list[Path] = []
     for p in map(Path, paths):
-        files.extend(sorted(p.rglob("*.json")) if p.is_dir() else [p])
+        if p.is_dir():
+            found = [*p.rglob("*.json"), *p.rglob("*.h5")]
+            files.extend(sorted(f for f in found if not any(part.endswith(".parts") for part in f.parts)))
+        else:
+            files.append(p)
     if not files and not allow_empty:
         raise InputError(f"no label files in {', '.join(paths)}")
     return files
@@ -133,15 +174,14 @@ def summarize_labels(paths: list[Path], out: Path) -> list[dict]:
     from ase import Atoms
 
     rows = []
-    for path in paths:
-        label = read_label(path)
+    for path, label in _labels_of(paths):
         prov = label.provenance
         walls = prov.get("wall_seconds", {})
         rows.append(
             {
                 "name": f"{label.reaction}/{label.name}"
                 if label.reaction is not None and label.name is not None
-                else path.stem,
+                else Path(path).stem,
                 "category": label.category or "",
                 "natoms": len(label.symbols),
                 "formula": Atoms(label.symbols).get_chemical_formula(),
@@ -157,3 +197,15 @@ def summarize_labels(paths: list[Path], out: Path) -> list[dict]:
         )
     atomic_write_text(out, pd.DataFrame(rows).to_csv(index=False))
     return rows
+
+
+def _labels_of(paths: list[Path]):
+    """(file, label) of every label in JSON files and HDF5 shards."""
+    from phl.io.label_shards import read_shard
+
+    for path in paths:
+        if Path(path).suffix.lower() in (".h5", ".hdf5"):
+            for label in read_shard(path).labels:
+                yield path, label
+        else:
+            yield path, read_label(path)

@@ -204,6 +204,10 @@ class Settings:
             value = getattr(self, f.name)
             flag = "--" + f.name.replace("_", "-")
             _, tp = _is_optional(hints[f.name])
+            if value is None:
+                if f.default is not None:
+                    raise InputError(f"{self.what} option {f.name}: null cannot be given on a command line")
+                continue  # unset: the default (None) applies
             if tp is bool and f.metadata.get("parse") is None:
                 parts.append(flag if value else "--no-" + flag[2:])
             else:

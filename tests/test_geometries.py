@@ -144,6 +144,8 @@ def test_structures_record_errors_are_named(tmp_path):
         "name": "r1_reactant",
         "category": "reactant",
         "reaction": "r1",
+        "charge": 0,
+        "multiplicity": 1,
     }
     with pytest.raises(InputError, match="no structure 3 .it has 1."):
         read_structure(good, 3)

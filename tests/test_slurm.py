@@ -1,4 +1,7 @@
-"""The workflow through the repository's `slurm` profile on a real one-node Slurm cluster.
+"""The workflow through the repository's `slurm` profile on a real one-node Slurm cluster: batched
+label jobs (each a chunk of a block's structures, one HDF5 shard) and a single-molecule label are
+submitted with sbatch and match a local run; the paper configuration on a 1,000-reaction list plans
+the batched jobs through the profile.
 
 The cluster is started by .ci/slurm-cluster.sh (Debian slurm-wlm and munge, as root). Only what
 this local cluster needs is overridden: the status command (no slurmdbd, so no sacct), no GPUs, and
@@ -16,8 +19,14 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ITEMS = ("Snakefile", "config.yaml", "workflow", "resources", "envs", "phl", "slurm")
-CHEAP = "reference: {basis: sto-3g, grid: [30, 110]}\nmolecules: [water, ammonia]\n"
-TARGETS = ["results/labels/molecules/water.json", "results/labels/molecules/ammonia.json"]
+CHEAP = """\
+reference: {basis: sto-3g, grid: [30, 110]}
+molecules: [water]
+geometries: {reactions: reactions.yaml, sampling: {irc_reactions: 0}}
+batching: {reactions_per_job: 1, label_jobs_per_block: 2}
+"""
+SHARDS = ["results/labels/0/0.h5", "results/labels/0/1.h5"]
+TARGETS = [*SHARDS, "results/labels/molecules/water.json"]
 
 
 @pytest.fixture(scope="module")
@@ -30,29 +39,43 @@ def cluster(repo_root):
     return True
 
 
-def _copy(repo_root, dest):
+def _copy(repo_root, dest, geometries=None):
     dest.mkdir()
     for item in ITEMS:
         src = repo_root / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / item)
     (dest / "cheap.yaml").write_text(CHEAP)
+    if geometries is not None:  # the geometry stage, run once, shared by both runs
+        shutil.copytree(geometries, dest / "results" / "geometries")
+        shutil.copy(geometries.parent.parent / "reactions.yaml", dest / "reactions.yaml")
     return dest
 
 
-def test_workflow_runs_through_sbatch_and_matches_a_local_run(cluster, repo_root, tmp_path):
-    remote = _copy(repo_root, tmp_path / "slurm_run")
-    local = _copy(repo_root, tmp_path / "local_run")
-    overrides = [
-        "--slurm-status-command",
-        "squeue",
-        "--slurm-keep-successful-logs",
-        "--set-resources",
-        "reference_label:gpu=0",
-        "reference_label:cpus_per_task=2",
-        "reference_label:mem_mb=2000",
-        "--set-threads",
-        "reference_label=2",
-    ]
+@pytest.fixture(scope="module")
+def geometries(tmp_path_factory):
+    """HCN -> HNC: minima and TS (no IRC), one geometry block."""
+    import yaml
+
+    from phl.cli import main
+    from phl.geometries.reactions import BUILTIN
+
+    work = tmp_path_factory.mktemp("geometry_stage")
+    builtin = yaml.safe_load(BUILTIN.read_text())["reactions"]
+    (work / "reactions.yaml").write_text(yaml.safe_dump({"reactions": [builtin[0]]}))
+    geo = work / "results" / "geometries"
+    cmd = ["batch", "geometries", str(work / "reactions.yaml"), "--block", "0", "--reactions-per-job", "1"]
+    cmd += ["--irc-reactions", "0", "--dir", str(geo), "--out", str(geo / "blocks" / "0.csv"), "-q"]
+    assert main([*cmd, "--basis", "sto-3g", "--grid", "30,110"]) == 0
+    return geo
+
+
+def test_batched_label_jobs_run_through_sbatch_and_match_a_local_run(cluster, repo_root, tmp_path, geometries):
+    remote = _copy(repo_root, tmp_path / "slurm_run", geometries)
+    local = _copy(repo_root, tmp_path / "local_run", geometries)
+    overrides = ["--slurm-status-command", "squeue", "--slurm-keep-successful-logs", "--set-resources"]
+    for rule in ("label_chunk", "reference_label"):
+        overrides += [f"{rule}:gpu=0", f"{rule}:cpus_per_task=2", f"{rule}:mem_mb=2000", f"{rule}:runtime=30"]
+    overrides += ["--set-threads", "label_chunk=2", "reference_label=2"]
     proc = subprocess.run(
         [
             "snakemake",
@@ -85,16 +108,41 @@ def test_workflow_runs_through_sbatch_and_matches_a_local_run(cluster, repo_root
         timeout=900,
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    for target in TARGETS:
-        a = json.loads((remote / target).read_text())
-        b = json.loads((local / target).read_text())
-        assert a["energy"] == pytest.approx(b["energy"], abs=1e-8)
-        np.testing.assert_allclose(a["hessian"], b["hessian"], atol=1e-6)
+    assert "geometry_block" not in out  # the shared geometry stage was not rerun
+    from phl.io.label_shards import read_shard
+
+    n = 0
+    for target in SHARDS:
+        a, b = read_shard(remote / target), read_shard(local / target)
+        assert [lb.name for lb in a.labels] == [lb.name for lb in b.labels] and not a.failures
+        for x, y in zip(a.labels, b.labels):
+            assert x.energy == pytest.approx(y.energy, abs=1e-8)
+            np.testing.assert_allclose(x.hessian, y.hessian, atol=1e-6)
+            np.testing.assert_allclose(x.hvps, y.hvps, atol=1e-6)
+            assert x.provenance["host"] and x.provenance["label_settings"] == y.provenance["label_settings"]
+        n += len(a.labels)
+    assert n == 3  # reactant, product, TS in two chunks
+    a = json.loads((remote / TARGETS[-1]).read_text())
+    b = json.loads((local / TARGETS[-1]).read_text())
+    assert a["energy"] == pytest.approx(b["energy"], abs=1e-8)
 
 
-def test_paper_configuration_plans_through_the_slurm_profile(repo_root, tmp_path):
+def test_paper_configuration_plans_batched_jobs_through_the_slurm_profile(repo_root, tmp_path):
+    from phl.geometries.testing import synthetic_reaction_list
+
     work = _copy(repo_root, tmp_path / "plan")
     shutil.copytree(repo_root / "config", work / "config")
+    missing = subprocess.run(
+        ["snakemake", "-n", "--profile", "slurm", "--configfile", "config/paper.yaml"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = missing.stdout + missing.stderr
+    assert missing.returncode != 0 and "resources/reactions/grambow.h5: no such reaction list" in out, out[-2000:]
+    (work / "resources" / "reactions").mkdir()
+    synthetic_reaction_list(work / "resources" / "reactions" / "grambow.h5", 1000)
     proc = subprocess.run(
         ["snakemake", "-n", "--profile", "slurm", "--configfile", "config/paper.yaml"],
         cwd=work,
@@ -105,4 +153,6 @@ def test_paper_configuration_plans_through_the_slurm_profile(repo_root, tmp_path
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     stats = dict(ln.split() for ln in out.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:] if ln.strip())
+    assert stats["geometry_block"] == "10" and stats["label_chunk"] == "80"  # 100 reactions per block, 8 chunks
     assert stats["train"] == "30" and stats["evaluate"] == "30"  # (E-F, E-F-H, 2 HVP regimes x 2 probe modes) x 5 seeds
+    assert int(stats["total"]) < 200

@@ -1,7 +1,8 @@
 """The Snakemake workflow runs for real, end to end (cheap level of theory, short training): geometry
-stage with a failing reaction reported and skipped, labels, data set, training, evaluation, tables,
-figures and the HTML report; a killed run resumes without recomputing finished labels; plotting
-options rerun only the figures; the config is validated and the workflow lints clean."""
+stage in blocks with the sampling design (IRC and NMS for a seeded subset), a failing reaction
+reported and skipped, labels in batched HDF5 shards, data set, training, evaluation, tables, figures
+and the HTML report; a killed run resumes without recomputing finished geometry steps or labels;
+plotting options rerun only the figures; the config is validated and the workflow lints clean."""
 
 import json
 import os
@@ -20,7 +21,9 @@ CHEAP = """\
 reference: {basis: 3-21G, grid: [50, 194]}
 geometries:
   reactions: reactions.yaml
+  sampling: {irc_reactions: 1, subset_seed: 3}   # seed 3 ranks hcn_hnc first: its IRC and NMS only
   settings: {irc_steps: 10, irc_dx: 0.2, irc_points: 3, nms_points: 1, nms_samples: 3}
+batching: {reactions_per_job: 1, label_jobs_per_block: 2}
 training: {seeds: [0], settings: {max_epochs: 3, batch_size: 8}}
 """
 
@@ -49,12 +52,22 @@ def _reactions(workdir):
     (workdir / "reactions.yaml").write_text(yaml.safe_dump({"reactions": kept}))
 
 
+def _shard_labels(labels_dir):
+    from phl.io.label_shards import read_shard
+
+    out = {}
+    for path in labels_dir.rglob("*.h5"):
+        for label in read_shard(path).labels:
+            out[(label.reaction, label.provenance["index"])] = label
+    return out
+
+
 @pytest.mark.slow
 def test_default_workflow_end_to_end_with_a_kill_and_resume(workdir):
     _reactions(workdir)
     (workdir / "cheap.yaml").write_text(CHEAP)
     cheap = ["--configfile", "config.yaml", "cheap.yaml"]
-    # first run, killed once some labels are written
+    # first run, killed once some labels are written (label jobs write each label as it finishes)
     proc = subprocess.Popen(
         ["snakemake", "--cores", "2", *cheap],
         cwd=workdir,
@@ -63,30 +76,44 @@ def test_default_workflow_end_to_end_with_a_kill_and_resume(workdir):
         start_new_session=True,
     )
     labels = workdir / "results" / "labels"
+    geometries = workdir / "results" / "geometries"
     deadline = time.time() + 900
-    while time.time() < deadline and proc.poll() is None and len(list(labels.rglob("*.json"))) < 2:
-        time.sleep(1)
+    while time.time() < deadline and proc.poll() is None and len(list(labels.rglob("*.parts/*.json"))) < 2:
+        time.sleep(0.5)
     assert proc.poll() is None, "the workflow ended before it could be interrupted"
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=120)
-    finished = {p: p.stat().st_mtime_ns for p in labels.rglob("*.json")}
-    assert finished
+    parts = {}
+    for path in labels.rglob("*.parts/*.json"):
+        data = json.loads(path.read_text())
+        if "energy" in data:
+            parts[(data["reaction"], data["provenance"]["index"])] = data["provenance"]["created_utc"]
+    steps = {p: p.stat().st_mtime_ns for p in geometries.glob("*/*.json") if p.name != "structures.json"}
+    assert parts and steps
     # resumed run
     run = _snakemake(workdir, *cheap, "--rerun-incomplete")
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-    for path, mtime in finished.items():
+    for path, mtime in steps.items():
         assert path.stat().st_mtime_ns == mtime, f"{path} was recomputed"
+    shards = _shard_labels(labels)
+    for key, created in parts.items():
+        assert shards[key].provenance["created_utc"] == created, f"label {key} was recomputed"
+    assert not list(labels.rglob("*.parts")), "parts of finished shards are removed"
     results = workdir / "results"
     summary = pd.read_csv(results / "geometries" / "summary.csv").set_index("reaction")
     assert summary.loc["broken", "status"] == "failed" and "atom counts" in summary.loc["broken", "reason"]
     assert (summary.loc[["hcn_hnc", "hnco_hocn"], "status"] == "ok").all()
     assert (summary.loc[["hcn_hnc", "hnco_hocn"], "n_RTP"] == 3).all()
+    # the sampling design: IRC and NMS for hcn_hnc only
+    assert summary.loc["hcn_hnc", "n_IRC"] == 3 and summary.loc["hcn_hnc", "n_NMS"] == 3
+    assert summary.loc["hnco_hocn", "n_IRC"] == 0 and summary.loc["hnco_hocn", "n_NMS"] == 0
+    assert not (results / "geometries" / "hnco_hocn" / "irc.json").exists()
     ts = json.loads((results / "geometries" / "hcn_hnc" / "ts.json").read_text())
     assert ts["n_imaginary"] == 1
     n_struct = int(summary[["n_RTP", "n_IRC", "n_NMS"]].sum().sum())
-    assert len(list(labels.rglob("*.json"))) == n_struct
-    label = json.loads((labels / "hcn_hnc" / "0.json").read_text())
-    assert label["category"] == "reactant" and label["reaction"] == "hcn_hnc" and len(label["hvps"]) == 2
+    assert len(shards) == n_struct == 12
+    label = shards[("hcn_hnc", 0)]
+    assert label.category == "reactant" and len(label.hvps) == 2 and label.hessian.shape == (9, 9)
     acc = pd.read_csv(results / "tables" / "accuracy.csv")
     assert set(acc["run"]) == {
         "ef",

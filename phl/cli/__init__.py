@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from phl import __version__
-from phl.cli import compute, dataset, reaction, results, train
+from phl.cli import batch, compute, dataset, reaction, results, train
 from phl.errors import PHLError
 
-COMMANDS = (compute, reaction, results, dataset, train)
+COMMANDS = (compute, reaction, batch, results, dataset, train)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -23,7 +23,7 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
 def cmd_compute(args: argparse.Namespace) -> int:
     from phl.io.atomic import atomic_write_json
     from phl.io.xyz import read_xyz
-    from phl.probes import draw_probes, structure_seed
+    from phl.labels import compute_label
     from phl.qm.engine import ReferenceEngine
 
     labels = LabelSettings.from_args(args)
@@ -35,36 +35,22 @@ def cmd_compute(args: argparse.Namespace) -> int:
         from phl.geometries.jobs import read_structure
 
         atoms, meta = read_structure(args.geometry, args.index)
+        # a structure of a reaction is computed at the reaction's charge and multiplicity
+        method = method.replace(charge=meta.pop("charge"), multiplicity=meta.pop("multiplicity"))
     else:
         atoms = read_xyz(args.geometry)
     engine = ReferenceEngine(method, progress=not args.quiet)
-    # the probes of a structure of a reaction depend on (seed, reaction, index): no two share them
-    probe_seed = structure_seed(labels.seed, meta.get("reaction"), args.index)
-    rng = np.random.default_rng(probe_seed)
-    kinds = [kind for kind in labels.probe_kinds for _ in range(labels.hvp)]  # hvp probes of each kind
-    probes = (
-        np.concatenate([draw_probes(rng, len(atoms), labels.hvp, k) for k in labels.probe_kinds]) if kinds else None
-    )
-    result = engine.compute(atoms, forces=True, hessian=labels.hessian, probes=probes, where=str(args.geometry))
-    data = result.to_dict(engine.method, engine.backend)
-    data.update(meta)
-    if kinds:
-        data["probe_kinds"] = kinds
-    data["provenance"].update(
-        input=str(args.geometry),
-        index=args.index,
-        probe_kind=labels.probe if labels.hvp else None,
-        seed=labels.seed,
-        probe_seed_sequence=probe_seed,
-    )
+    label = compute_label(engine, atoms, labels, meta, args.index, str(args.geometry))
+    data = label.to_dict()
     if args.json:
         atomic_write_json(args.json, data)
     if not args.quiet:
         f = np.asarray(data["forces"])
+        seconds = sum(label.provenance.get("wall_seconds", {}).values())
         print(
             f"{args.geometry}: E = {data['energy']:.10f} Eh (dispersion {data['dispersion_energy']:.10f} Eh), "
             f"max |F| = {np.abs(f).max():.6f} Eh/Å, {engine.backend}, "
-            f"{sum(result.timings.values()):.1f} s" + (f" -> {args.json}" if args.json else "")
+            f"{seconds:.1f} s" + (f" -> {args.json}" if args.json else "")
         )
     if not args.json:
         json.dump(data, sys.stdout, indent=1)

@@ -25,9 +25,16 @@ def cmd_dataset(args: argparse.Namespace) -> int:
             s = summary.summarize(ds)
         print(json.dumps(s, indent=1) if args.json else summary.format_summary(s))
     elif args.action == "collect":
-        files = convert.label_files_of_geometries(args.summary, args.labels)
-        n = convert.merge(args.out, files)
-        print(f"{args.out}: {n} structures from the labels of {args.summary}")
+        from phl.dataset.store import DatasetWriter
+
+        labels, failures = convert.labels_of_geometries(args.summary, args.labels)
+        with DatasetWriter(args.out, sources=[args.summary, args.labels]) as writer:
+            for label in labels:
+                writer.add(convert.structure_of_label(label, f"{label.reaction}/{label.name}"))
+        for f in failures[:20]:
+            print(f"not labelled: {f.reaction}/{f.name}: {f.reason}")
+        lost = f"; {len(failures)} structure(s) could not be labelled (listed in the shards)" if failures else ""
+        print(f"{args.out}: {len(labels)} structures from the label shards in {args.labels}{lost}")
     elif args.action in ("merge", "import"):
         if args.action == "import":
             for p in args.inputs:
@@ -74,7 +81,7 @@ def add_parsers(sub) -> None:
         )
     a = acts.add_parser("collect", help="data set of every labelled structure of the geometry stage")
     a.add_argument("summary", help="geometry summary CSV of 'phl reaction summary'")
-    a.add_argument("--labels", required=True, help="folder of labels REACTION/INDEX.json")
+    a.add_argument("--labels", required=True, help="folder of label shards (*.h5) of 'phl batch labels'")
     a.add_argument("--out", required=True, help="phl data set to write (atomically)")
     a = acts.add_parser("export", help="export to the ANI layout or extended XYZ")
     a.add_argument("dataset")

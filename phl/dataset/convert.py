@@ -23,7 +23,8 @@ from phl.dataset.schema import FORMAT
 from phl.dataset.store import Dataset, DatasetWriter, Structure
 from phl.errors import InputError
 from phl.io.atomic import atomic_path
-from phl.labels import read_label
+from phl.io.label_shards import Failure, read_shard
+from phl.labels import Label, read_label
 from phl.registry import CATEGORIES
 from phl.units import HARTREE_TO_EV
 
@@ -199,21 +200,9 @@ def structure_from_label(path: str | Path, category: str | None = None, reaction
     """A structure from a label JSON written by ``phl compute --json`` (category and reaction are
     taken from the file when it has them, else from the arguments)."""
     label = read_label(path)
-    units = label.units
-    if units.get("energy", "Eh") != "Eh" or units.get("forces", "Eh/Angstrom") != "Eh/Angstrom":
-        raise InputError(f"{path}: units {units} are not Eh and Eh/Angstrom")
-    return Structure.from_symbols(
-        label.symbols,
-        coordinates=label.positions,
-        energy=label.energy,
-        forces=label.forces,
-        hessian=label.hessian,
-        probes=label.probes if label.hvps is not None else None,
-        hvps=label.hvps,
-        probe_kinds=label.probe_kinds if label.hvps is not None else None,
-        category=label.category or category or "other",
-        reaction=label.reaction if label.reaction is not None else reaction,
-    ).validate(str(path))
+    label.category = label.category or category
+    label.reaction = label.reaction if label.reaction is not None else reaction
+    return structure_of_label(label, str(path))
 
 
 def merge(out: str | Path, inputs: Iterable[str | Path], append: bool = False, category: str | None = None) -> int:
@@ -244,22 +233,54 @@ def is_phl_dataset(path: Path) -> bool:
         raise InputError(f"{path}: not a readable HDF5 file (corrupt or truncated?): {exc}") from None
 
 
-def label_files_of_geometries(summary_csv: str | Path, labels_dir: str | Path) -> list[Path]:
-    """The label files of every structure of the geometry stage: ``LABELS/{reaction}/{i}.json``
-    for the reactions marked ok in its summary table (``phl reaction summary``), i < their count."""
-    import pandas as pd
+def labels_of_geometries(summary_csv: str | Path, labels_dir: str | Path) -> tuple[list[Label], list[Failure]]:
+    """The labels of every structure of the geometry stage, read from the label shards
+    (``*.h5``, :mod:`phl.io.label_shards`) under ``labels_dir``: each structure of each reaction
+    marked ok in the summary table (``phl reaction summary``) must be in a shard, labelled or
+    recorded as failed; a missing one is an error (a label job has not run)."""
+    from phl.geometries.jobs import read_summary_rows
 
-    try:
-        table = pd.read_csv(summary_csv)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{summary_csv}: not a readable geometry summary: {exc}") from None
-    files = []
-    for _, row in table[table["status"] == "ok"].iterrows():
-        n = int(row["n_RTP"] + row["n_IRC"] + row["n_NMS"])
-        files += [Path(labels_dir) / str(row["reaction"]) / f"{i}.json" for i in range(n)]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise InputError(f"{len(missing)} label file(s) missing, e.g. {missing[0]}")
-    if not files:
+    table = read_summary_rows(summary_csv)
+    wanted = {
+        (str(row.reaction), i)
+        for row in table[table["status"] == "ok"].itertuples()
+        for i in range(int(row.n_RTP + row.n_IRC + row.n_NMS))
+    }
+    if not wanted:
         raise InputError(f"{summary_csv}: no reaction produced structures (see its status and reason columns)")
-    return files
+    shards = sorted(Path(labels_dir).rglob("*.h5")) if Path(labels_dir).is_dir() else []
+    if not shards:
+        raise InputError(f"{labels_dir}: no label shards (*.h5)")
+    labels: dict[tuple[str, int], Label] = {}
+    failures: dict[tuple[str, int], Failure] = {}
+    for path in shards:
+        shard = read_shard(path)
+        for label in shard.labels:
+            labels[(str(label.reaction), int(label.provenance.get("index", -1)))] = label
+        for failure in shard.failures:
+            failures[(failure.reaction, failure.index)] = failure
+    missing = sorted(wanted - set(labels) - set(failures))
+    if missing:
+        r, i = missing[0]
+        raise InputError(f"{len(missing)} structure(s) of {summary_csv} have no label in {labels_dir}, e.g. {r}/{i}")
+    keys = sorted(wanted & set(labels))
+    return [labels[k] for k in keys], [failures[k] for k in sorted(wanted & set(failures))]
+
+
+def structure_of_label(label: Label, where: str) -> Structure:
+    """A data-set structure from a label record."""
+    units = label.units
+    if units.get("energy", "Eh") != "Eh" or units.get("forces", "Eh/Angstrom") != "Eh/Angstrom":
+        raise InputError(f"{where}: units {units} are not Eh and Eh/Angstrom")
+    return Structure.from_symbols(
+        label.symbols,
+        coordinates=label.positions,
+        energy=label.energy,
+        forces=label.forces,
+        hessian=label.hessian,
+        probes=label.probes if label.hvps is not None else None,
+        hvps=label.hvps,
+        probe_kinds=label.probe_kinds if label.hvps is not None else None,
+        category=label.category or "other",
+        reaction=label.reaction,
+    ).validate(where)

@@ -58,6 +58,14 @@ from phl.settings import Settings, setting
 log = logging.getLogger(__name__)
 
 STEPS = ("reactant", "product", "ts", "irc", "nms")
+#: The records each step reads.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "reactant": (),
+    "product": (),
+    "ts": ("reactant", "product"),
+    "irc": ("ts", "reactant", "product"),
+    "nms": ("irc",),
+}
 #: Errors that fail one reaction instead of the run: phl's own (SCF non-convergence, a bad
 #: reaction, a breakdown inside Sella/ASE turned into GeometryError at the call). Anything else
 #: is a bug in phl and stops the job.
@@ -229,19 +237,26 @@ class ReactionJob:
         return {"status": "ok", "samples": samples}
 
 
-def collect(reaction_id: str, records: dict[str, StepRecord]) -> StructuresRecord:
-    """The structures a reaction contributes (none unless every step is ``ok``), each with a name,
-    category (reactant, product, ts, irc, nms) and geometry; plus the outcome row of the summary table."""
-    missing = [s for s in STEPS if s not in records]
+def collect(
+    reaction_id: str, records: dict[str, StepRecord], charge: int = 0, multiplicity: int = 1
+) -> StructuresRecord:
+    """The structures a reaction contributes (none unless every step it ran is ``ok``), each with a
+    name, category (reactant, product, ts, irc, nms) and geometry; plus the outcome row of the
+    summary table. ``records`` holds the steps of the reaction's role in the sampling design:
+    reactant, product and ts always, irc and nms where the design asks for them."""
+    steps = [s for s in STEPS if s in records]
+    missing = [s for s in STEPS[:3] if s not in records] + (
+        ["irc"] if "nms" in records and "irc" not in records else []
+    )
     if missing:
         raise InputError(f"reaction {reaction_id}: missing step record(s) {', '.join(missing)}")
-    bad = next((s for s in STEPS if not records[s].ok), None)
+    bad = next((s for s in steps if not records[s].ok), None)
     structures: list[dict] = []
     if bad is None:
         for step in ("reactant", "product", "ts"):
             structures.append({"name": step, "category": step, **geometry_of(atoms_of(records[step]))})
-        irc = records["irc"]
-        for i in irc.kept:
+        irc = records.get("irc")
+        for i in irc.kept if irc is not None else []:
             structures.append(
                 {
                     "name": f"irc_{i:03d}",
@@ -251,7 +266,8 @@ def collect(reaction_id: str, records: dict[str, StepRecord]) -> StructuresRecor
                     "path_position": irc.path_position[i],
                 }
             )
-        for k, sample in enumerate(records["nms"].samples):
+        nms = records.get("nms")
+        for k, sample in enumerate(nms.samples if nms is not None else []):
             structures.append(
                 {
                     "name": f"nms_{k:03d}",
@@ -261,7 +277,7 @@ def collect(reaction_id: str, records: dict[str, StepRecord]) -> StructuresRecor
                     "irc_index": sample["irc_index"],
                 }
             )
-    failed = next((s for s in STEPS if records[s].status == "failed"), None)
+    failed = next((s for s in steps if records[s].status == "failed"), None)
     culprit = failed or bad
     return StructuresRecord(
         reaction=reaction_id,
@@ -270,6 +286,9 @@ def collect(reaction_id: str, records: dict[str, StepRecord]) -> StructuresRecor
         reason=records[culprit].reason if culprit else "",
         seconds=round(sum(float(r.provenance.get("seconds", 0.0)) for r in records.values()), 1),
         structures=structures,
+        charge=charge,
+        multiplicity=multiplicity,
+        steps=steps,
     )
 
 
@@ -299,15 +318,40 @@ def summary_table(collected: list[StructuresRecord]):
         }
         for c in collected
     ]
-    columns = ["reaction", "status", "failed_step", "reason", *(f"n_{g}" for g in GROUPS), "seconds"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def summary_report(table) -> str:
-    """The text ``phl reaction summary`` prints: the table, each failure, and the totals."""
+SUMMARY_COLUMNS = ["reaction", "status", "failed_step", "reason", *(f"n_{g}" for g in GROUPS), "seconds"]
+
+
+def read_summary_rows(path: str | Path):
+    """A summary table (CSV) written by ``phl reaction summary`` or ``phl batch geometries``."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, keep_default_na=False, dtype={"reaction": str, "failed_step": str, "reason": str})
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable geometry summary: {exc}") from None
+    missing = [c for c in SUMMARY_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: not a geometry summary (no column {', '.join(missing)})")
+    return table[SUMMARY_COLUMNS]
+
+
+def summary_report(table, details: int = 50) -> str:
+    """The text ``phl reaction summary`` prints: the table and each failure (the first ``details``
+    of each at paper scale), failures counted by step, and the totals."""
     failed = table[table.status != "ok"]
-    lines = [table.drop(columns=["reason"]).to_string(index=False)]
-    lines += [f"failed: {row.reaction} at {row.failed_step}: {row.reason}" for row in failed.itertuples()]
+    shown = table.drop(columns=["reason"])
+    lines = [shown.head(details).to_string(index=False)]
+    if len(table) > details:
+        lines.append(f"... {len(table) - details} more reactions")
+    lines += [f"failed: {row.reaction} at {row.failed_step}: {row.reason}" for row in failed.head(details).itertuples()]
+    if len(failed) > details:
+        lines.append(f"... {len(failed) - details} more failures")
+    if len(failed):
+        by_step = failed.groupby("failed_step").size()
+        lines.append("failures by step: " + ", ".join(f"{step} {n}" for step, n in by_step.items()))
     totals = ", ".join(f"{g} {table[f'n_{g}'].sum()}" for g in GROUPS)
     lines.append(f"{len(table) - len(failed)} of {len(table)} reactions ok; structures: {totals}")
     return "\n".join(lines)
@@ -334,7 +378,8 @@ def read_structure(path: str | Path, index: int) -> tuple[Atoms, dict]:
         raise InputError(f"{where}: positions must be {len(entry['symbols'])} rows of x y z numbers")
     atoms = Atoms(symbols=entry["symbols"], positions=positions)
     validate_atoms(atoms, where)
-    return atoms, {"name": entry["name"], "category": entry["category"], "reaction": data.reaction}
+    meta = {"name": entry["name"], "category": entry["category"], "reaction": data.reaction}
+    return atoms, {**meta, "charge": data.charge, "multiplicity": data.multiplicity}
 
 
 def _numeric(value: Any) -> bool:

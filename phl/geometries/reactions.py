@@ -1,6 +1,6 @@
-"""Reaction lists: the input of the geometry stage.
+"""Reaction lists: the input of the geometry stage, in one of two formats.
 
-Format (YAML): a top-level ``reactions`` list; each entry has
+**YAML** (written by hand): a top-level ``reactions`` list; each entry has
 
     id: hcn_hnc                  # unique, letters, digits, '_', '-', '.'
     charge: 0                    # optional, default 0
@@ -14,15 +14,26 @@ Format (YAML): a top-level ``reactions`` list; each entry has
 
 Reactant, product and TS guess must list the same elements in the same order. Everything is
 checked at load, with the reaction named in each message.
+
+**HDF5** (``.h5``, written by ``phl reaction import`` from public reaction sets, compact at
+12,000 reactions: ids are read in milliseconds, one reaction by slicing): attributes ``format``
+(``phl-reactions``), ``version``, ``source`` and ``provenance`` (JSON); per reaction (length n)
+``ids``, ``source_ids`` (strings), ``charge``, ``multiplicity``, ``natoms``, ``offset`` (int64),
+``has_ts`` (bool); per atom of all reactions in order (length sum of natoms) ``numbers`` and
+``reactant``, ``product``, ``ts_guess`` (float64, Å). One ``numbers`` array per reaction makes the
+shared atom order a property of the format.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
+from ase.data import chemical_symbols
 
 from phl.checks import check_charge_multiplicity, validate_atoms
 from phl.errors import InputError
@@ -30,6 +41,11 @@ from phl.io.xyz import read_xyz
 
 BUILTIN = Path(__file__).resolve().parents[1] / "data" / "reactions.yaml"
 _ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+H5_FORMAT = "phl-reactions"
+H5_VERSION = 1
+H5_SUFFIXES = (".h5", ".hdf5")
 
 
 @dataclass
@@ -40,6 +56,28 @@ class Reaction:
     charge: int = 0
     multiplicity: int = 1
     ts_guess: Atoms | None = None
+    source_id: str = ""  # the reaction's name in the public set it was imported from
+
+    def check(self, where: str) -> None:
+        """Same elements in the same order in every geometry, each a valid molecule, and a charge
+        and multiplicity the electron count allows."""
+        ref = self.reactant.get_chemical_symbols()
+        geoms = {"reactant": self.reactant, "product": self.product, "ts_guess": self.ts_guess}
+        for key, atoms in geoms.items():
+            if atoms is None:
+                continue
+            if atoms.get_chemical_symbols() != ref:
+                what = "atom counts" if len(atoms) != len(ref) else "element order"
+                raise InputError(
+                    f"{where}: reactant and {key} have different {what} "
+                    f"({''.join(ref)} vs {''.join(atoms.get_chemical_symbols())})"
+                )
+            validate_atoms(atoms, f"{where} {key}")
+        check_charge_multiplicity(self.reactant, self.charge, self.multiplicity, where)
+
+
+def valid_id(rid: object) -> bool:
+    return isinstance(rid, str) and bool(_ID.match(rid))
 
 
 def _geometry(value, base: Path, where: str) -> Atoms:
@@ -79,18 +117,38 @@ def _read_entries(path: Path) -> list:
 
 
 def reaction_list_path(name: str | Path) -> Path:
-    """The reaction list a user names: ``builtin`` for the built-in set, else a YAML file."""
-    return BUILTIN if str(name) == "builtin" else Path(name)
+    """The reaction list a user names: ``builtin`` for the built-in set, else a YAML or HDF5 file."""
+    if str(name) == "builtin":
+        return BUILTIN
+    path = Path(name)
+    if not path.is_file():
+        raise InputError(
+            f"{path}: no such reaction list ('builtin', a YAML list, or an HDF5 list written by "
+            "'phl reaction import'; see README 'Paper scale')"
+        )
+    return path
+
+
+def _resolve(path: str | Path) -> Path:
+    return BUILTIN if str(path) == "builtin" else Path(path)
+
+
+def is_h5_list(path: Path) -> bool:
+    return path.suffix.lower() in H5_SUFFIXES
 
 
 def reaction_ids(path: str | Path = BUILTIN) -> list[str]:
     """The ids of a reaction list, in file order (each entry is checked only when loaded)."""
-    path = Path(path)
-    ids = [e.get("id") if isinstance(e, dict) else None for e in _read_entries(path)]
+    path = _resolve(path)
+    if is_h5_list(path):
+        with _open_h5_list(path) as h5:
+            ids = list(h5["ids"].asstr()[:])
+    else:
+        ids = [e.get("id") if isinstance(e, dict) else None for e in _read_entries(path)]
     for k, rid in enumerate(ids):
-        if not isinstance(rid, str) or not _ID.match(rid):
+        if not valid_id(rid):
             raise InputError(f"{path}: reaction {k + 1}: 'id' must be letters, digits, '_', '-' or '.'")
-    dup = sorted({r for r in ids if ids.count(r) > 1})
+    dup = sorted(rid for rid, n in Counter(ids).items() if n > 1)
     if dup:
         raise InputError(f"{path}: duplicate reaction id(s) {', '.join(dup)}")
     return ids
@@ -101,10 +159,10 @@ def _parse_entry(entry: dict, k: int, path: Path) -> Reaction:
     where = f"{path}: reaction {rid or k + 1}"
     if not isinstance(entry, dict):
         raise InputError(f"{where}: expected a mapping")
-    unknown = sorted(set(entry) - {"id", "charge", "multiplicity", "reactant", "product", "ts_guess"})
+    unknown = sorted(set(entry) - {"id", "charge", "multiplicity", "reactant", "product", "ts_guess", "source_id"})
     if unknown:
         raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    if not isinstance(rid, str) or not _ID.match(rid):
+    if not valid_id(rid):
         raise InputError(f"{where}: 'id' must be letters, digits, '_', '-' or '.'")
     for key in ("reactant", "product"):
         if key not in entry:
@@ -114,33 +172,139 @@ def _parse_entry(entry: dict, k: int, path: Path) -> Reaction:
         for key in ("reactant", "product", "ts_guess")
         if key in entry
     }
-    ref = geoms["reactant"].get_chemical_symbols()
-    for key, atoms in geoms.items():
-        if atoms.get_chemical_symbols() != ref:
-            what = "atom counts" if len(atoms) != len(ref) else "element order"
-            raise InputError(
-                f"{where}: reactant and {key} have different {what} "
-                f"({''.join(ref)} vs {''.join(atoms.get_chemical_symbols())})"
-            )
     charge, mult = entry.get("charge", 0), entry.get("multiplicity", 1)
-    if not isinstance(charge, int) or not isinstance(mult, int):
+    if not isinstance(charge, int) or isinstance(charge, bool) or not isinstance(mult, int) or isinstance(mult, bool):
         raise InputError(f"{where}: charge and multiplicity must be integers")
-    check_charge_multiplicity(geoms["reactant"], charge, mult, where)
-    return Reaction(rid, geoms["reactant"], geoms["product"], charge, mult, geoms.get("ts_guess"))
+    source_id = str(entry.get("source_id", ""))
+    reaction = Reaction(rid, geoms["reactant"], geoms["product"], charge, mult, geoms.get("ts_guess"), source_id)
+    reaction.check(where)
+    return reaction
 
 
 def load_reactions(path: str | Path = BUILTIN) -> list[Reaction]:
     """Every reaction of the list; the first bad entry raises :class:`InputError` naming it."""
-    path = Path(path)
-    reaction_ids(path)
+    path = _resolve(path)
+    ids = reaction_ids(path)
+    if is_h5_list(path):
+        with _open_h5_list(path) as h5:
+            return [_h5_reaction(h5, k, path) for k in range(len(ids))]
     return [_parse_entry(e, k, path) for k, e in enumerate(_read_entries(path))]
 
 
 def load_reaction(path: str | Path, rid: str) -> Reaction:
     """One reaction of the list, checked alone (a bad neighbour does not stop it)."""
-    path = Path(path)
+    return load_selected(path, [rid])[0]
+
+
+def load_selected(path: str | Path, wanted: list[str]) -> list[Reaction]:
+    """The named reactions of a list, in the order asked, each checked alone."""
+    path = _resolve(path)
     ids = reaction_ids(path)
-    if rid not in ids:
-        raise InputError(f"{path}: no reaction {rid!r} (known: {', '.join(ids)})")
-    k = ids.index(rid)
-    return _parse_entry(_read_entries(path)[k], k, path)
+    index = {rid: k for k, rid in enumerate(ids)}
+    missing = [rid for rid in wanted if rid not in index]
+    if missing:
+        shown = ", ".join(ids[:10]) + (f", ... ({len(ids)} in all)" if len(ids) > 10 else "")
+        raise InputError(f"{path}: no reaction {missing[0]!r} (known: {shown})")
+    if is_h5_list(path):
+        with _open_h5_list(path) as h5:
+            return [_h5_reaction(h5, index[rid], path) for rid in wanted]
+    entries = _read_entries(path)
+    return [_parse_entry(entries[index[rid]], index[rid], path) for rid in wanted]
+
+
+def parse_checked(path: str | Path, rid: str) -> Reaction | InputError:
+    """One reaction, or the error that makes it unusable (for jobs that record a bad reaction and go on)."""
+    try:
+        return load_reaction(path, rid)
+    except InputError as exc:
+        return exc
+
+
+# ---- HDF5 lists ----------------------------------------------------------------------------------
+_H5_KEYS = ("ids", "source_ids", "charge", "multiplicity", "natoms", "offset", "has_ts", "numbers")
+
+
+def _open_h5_list(path: Path):
+    import h5py
+
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError(f"{path}: not a readable HDF5 reaction list (corrupt or truncated?): {exc}") from None
+    if h5.attrs.get("format") != H5_FORMAT:
+        h5.close()
+        raise InputError(
+            f"{path}: not a phl reaction list (no format={H5_FORMAT!r} mark; write one with 'phl reaction import')"
+        )
+    missing = [k for k in (*_H5_KEYS, "reactant", "product", "ts_guess") if k not in h5]
+    if missing:
+        h5.close()
+        raise InputError(f"{path}: reaction list without {', '.join(missing)}")
+    return h5
+
+
+def _h5_reaction(h5, k: int, path: Path) -> Reaction:
+    rid = h5["ids"].asstr()[k]
+    where = f"{path}: reaction {rid}"
+    start, n = int(h5["offset"][k]), int(h5["natoms"][k])
+    if n < 1 or start < 0 or start + n > len(h5["numbers"]):
+        raise InputError(f"{where}: atom range {start}..{start + n} outside the file's atom arrays")
+    numbers = h5["numbers"][start : start + n]
+    if np.any(numbers < 1) or np.any(numbers >= len(chemical_symbols)):
+        raise InputError(f"{where}: unknown atomic number in {numbers.tolist()}")
+    geoms = {
+        key: Atoms(numbers=numbers, positions=h5[key][start : start + n]) for key in ("reactant", "product", "ts_guess")
+    }
+    reaction = Reaction(
+        rid,
+        geoms["reactant"],
+        geoms["product"],
+        int(h5["charge"][k]),
+        int(h5["multiplicity"][k]),
+        geoms["ts_guess"] if bool(h5["has_ts"][k]) else None,
+        h5["source_ids"].asstr()[k],
+    )
+    reaction.check(where)
+    return reaction
+
+
+def write_h5_list(path: str | Path, reactions: list[Reaction], source: str, provenance: dict) -> None:
+    """Write reactions as an HDF5 list (atomically)."""
+    import json
+
+    import h5py
+
+    from phl.io.atomic import atomic_path
+
+    natoms = np.array([len(r.reactant) for r in reactions], dtype=np.int64)
+    offset = np.concatenate([[0], np.cumsum(natoms)[:-1]]).astype(np.int64) if len(natoms) else natoms
+    strings = h5py.string_dtype()
+
+    def stacked(get) -> np.ndarray:
+        rows = [get(r) for r in reactions]
+        return np.concatenate(rows).astype(np.float64) if rows else np.zeros((0, 3))
+
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.attrs.update(format=H5_FORMAT, version=H5_VERSION, source=source, provenance=json.dumps(provenance))
+        h5["ids"] = np.array([r.id for r in reactions], dtype=object).astype(strings)
+        h5["source_ids"] = np.array([r.source_id for r in reactions], dtype=object).astype(strings)
+        h5["charge"] = np.array([r.charge for r in reactions], dtype=np.int64)
+        h5["multiplicity"] = np.array([r.multiplicity for r in reactions], dtype=np.int64)
+        h5["natoms"], h5["offset"] = natoms, offset
+        h5["has_ts"] = np.array([r.ts_guess is not None for r in reactions], dtype=bool)
+        h5["numbers"] = (
+            np.concatenate([r.reactant.get_atomic_numbers() for r in reactions]) if reactions else np.zeros(0, int)
+        ).astype(np.int16)
+        h5["reactant"] = stacked(lambda r: r.reactant.get_positions())
+        h5["product"] = stacked(lambda r: r.product.get_positions())
+        h5["ts_guess"] = stacked(  # NaN rows where a reaction has no TS guess (has_ts false)
+            lambda r: r.ts_guess.get_positions() if r.ts_guess is not None else np.full((len(r.reactant), 3), np.nan)
+        )
+
+
+def h5_list_info(path: str | Path) -> dict:
+    """Source and provenance of an HDF5 list."""
+    import json
+
+    with _open_h5_list(Path(path)) as h5:
+        return {"source": str(h5.attrs.get("source", "")), "provenance": json.loads(h5.attrs.get("provenance", "{}"))}

@@ -23,7 +23,7 @@ from ase import Atoms
 from phl.calculators import HessianCalculator, MLCalculator
 from phl.errors import GeometryError, InputError
 from phl.geometries.pathways import interpolated_guess, sella_optimize
-from phl.geometries.reactions import load_reaction, reaction_ids
+from phl.geometries.reactions import load_selected, reaction_ids
 from phl.geometries.records import PointRecord, atoms_of, read_record
 from phl.qm.vibrations import harmonic_analysis
 from phl.registry import parse_run
@@ -91,14 +91,15 @@ def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_di
     if not Path(geometries_dir).is_dir():
         raise InputError(f"{geometries_dir}: no such folder of geometry-stage records")
     calc = MLCalculator.from_checkpoint(checkpoint)
-    work = []
+    ok, records = [], []
     for rid in reaction_ids(reactions_file):
         folder = Path(geometries_dir) / rid
         if not read_record(folder / "structures.json", "structures").ok:
             continue
-        records = {step: read_record(folder / f"{step}.json", step) for step in ("reactant", "product", "ts")}
-        work.append((load_reaction(reactions_file, rid), records))
-    rows = [search_reaction(calc, reaction, records) for reaction, records in work]
+        ok.append(rid)
+        records.append({step: read_record(folder / f"{step}.json", step) for step in ("reactant", "product", "ts")})
+    reactions = load_selected(reactions_file, ok)  # one read of the list, not one per reaction
+    rows = [search_reaction(calc, reaction, recs) for reaction, recs in zip(reactions, records)]
     return pd.DataFrame(
         rows, columns=["reaction", "converged", "n_imaginary", "success", "rmsd", "barrier_error", "note"]
     )

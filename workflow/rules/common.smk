@@ -11,7 +11,11 @@ from pathlib import Path
 # environments (--sdm conda) that carry only its dependencies.
 sys.path.insert(0, str(workflow.basedir))
 
+from snakemake.settings.types import DeploymentMethod
+
+from phl.batch.blocks import Batching
 from phl.errors import PHLError
+from phl.geometries.design import SamplingDesign
 from phl.geometries.jobs import GeometrySettings
 from phl.geometries.reactions import reaction_ids, reaction_list_path
 from phl.labels import LabelSettings
@@ -19,7 +23,11 @@ from phl.qm.method import Method
 from phl.registry import parse_run, run_names
 from phl.training.config import TrainConfig
 
-PHL = f"python -c 'import sys; sys.path.insert(0, {json.dumps(str(workflow.basedir))}); from phl.cli import main; sys.exit(main())'"
+# Jobs run phl with the interpreter Snakemake itself runs in (a virtual environment need not be
+# activated), or with the job's own environment's python under --sdm conda.
+CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+PYTHON = "python" if CONDA else shlex.quote(sys.executable)
+PHL = f"{PYTHON} -c 'import sys; sys.path.insert(0, {json.dumps(str(workflow.basedir))}); from phl.cli import main; sys.exit(main())'"
 CONDA_ENV = f"../../envs/{config['conda_env']}.yaml"  # phl (CPU) or phl-gpu, for --sdm conda
 
 
@@ -36,6 +44,8 @@ def checked(name, build):
 METHOD = checked("reference", lambda: Method.from_dict(config["reference"]))
 GEOMETRIES = config["geometries"]
 GEOMETRY_SETTINGS = checked("geometries.settings", lambda: GeometrySettings.from_dict(GEOMETRIES["settings"]))
+SAMPLING = checked("geometries.sampling", lambda: SamplingDesign.from_dict(GEOMETRIES.get("sampling")))
+BATCHING = checked("batching", lambda: Batching.from_dict(config.get("batching")))
 LABELS = checked("labels", lambda: LabelSettings.from_dict(config["labels"]))
 TRAINING = config["training"]
 
@@ -49,12 +59,17 @@ def check_training_settings(settings):
 
 check_training_settings(TRAINING["settings"])
 
-# ---- reactions ---------------------------------------------------------------------------------
-REACTIONS_FILE = str(reaction_list_path(GEOMETRIES["reactions"]))
+# ---- reactions and blocks ------------------------------------------------------------------------
+REACTIONS_FILE = str(checked("geometries.reactions", lambda: reaction_list_path(GEOMETRIES["reactions"])))
 GENERATE = config["data"]["source"] == "generate"
-# ids only: each reaction is checked by its own jobs, and a bad one is reported in
-# results/geometries/summary.csv and skipped
+# ids only: each reaction is checked by its own job, and a bad one is reported in
+# results/geometries/summary.csv and skipped. Blocks and label chunks are static (phl.batch.blocks):
+# every job is known from the list alone, no checkpoint.
 REACTIONS = checked("geometries.reactions", lambda: reaction_ids(REACTIONS_FILE)) if GENERATE else []
+BLOCKS = list(range(BATCHING.n_blocks(len(REACTIONS))))
+CHUNKS = list(range(BATCHING.label_jobs_per_block))
+LABEL_SHARDS = expand("results/labels/{block}/{chunk}.h5", block=BLOCKS, chunk=CHUNKS)
+
 
 # ---- training runs -------------------------------------------------------------------------------
 RUNS = checked("training", lambda: run_names(TRAINING["regimes"], TRAINING["probes"]))
@@ -67,21 +82,8 @@ def run_options(run, seed):
     return f"{opts} --settings {shlex.quote(json.dumps(TRAINING['settings']))}"
 
 
-# ---- geometry-stage outputs known after the checkpoints -------------------------------------------
-def structure_count(reaction):
-    path = checkpoints.geometry_collect.get(reaction=reaction).output[0]
-    return len(json.loads(Path(path).read_text())["structures"])
-
-
-def reaction_labels(wildcards):
-    """The label files of one reaction (known once its geometry stage has run)."""
-    return [f"results/labels/{wildcards.reaction}/{i}.json" for i in range(structure_count(wildcards.reaction))]
-
-
+# ---- data set inputs -------------------------------------------------------------------------------
 def dataset_inputs(wildcards):
     if GENERATE:
-        return {
-            "summary": "results/geometries/summary.csv",
-            "labels": expand("results/labels/{reaction}.csv", reaction=REACTIONS),
-        }
+        return {"summary": "results/geometries/summary.csv", "labels": LABEL_SHARDS}
     return {"files": config["data"]["openreact"]}

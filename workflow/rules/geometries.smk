@@ -1,132 +1,45 @@
-# Geometry stage, one reaction at a time: minima, TS, IRC, NMS, then the list of kept structures.
-# A reaction that fails (SCF, TS with the wrong number of imaginary modes, IRC not connecting) is
-# recorded as failed and contributes no structure; the rest of the run goes on.
+# Geometry stage in blocks of consecutive reactions (batching.reactions_per_job): one job runs
+# every step of its reactions - minima, TS, and IRC and NMS where the sampling design asks - writing
+# each record as it finishes (results/geometries/REACTION/STEP.json), reusing finished ones on a
+# rerun. A reaction that fails (SCF, TS with the wrong number of imaginary modes, IRC not
+# connecting) is recorded as failed and contributes no structure; the rest of the run goes on.
 
 
 wildcard_constraints:
-    reaction=r"[A-Za-z0-9_.-]+",
-    role="reactant|product",
-    index=r"\d+",
+    block=r"\d+",
+    chunk=r"\d+",
 
 
-rule geometry_minimum:
+rule geometry_block:
     output:
-        "results/geometries/{reaction}/{role}.json",
+        "results/geometries/blocks/{block}.csv",
     log:
-        "logs/geometries/{reaction}/{role}.log",
+        "logs/geometries/block{block}.log",
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=120,
+        runtime=1440,
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
-        method=METHOD.to_cli(),
-        settings=GEOMETRY_SETTINGS.to_cli(),
+        options=" ".join(
+            [
+                METHOD.to_cli(),
+                GEOMETRY_SETTINGS.to_cli(),
+                SAMPLING.to_cli(),
+                f"--reactions-per-job {BATCHING.reactions_per_job}",
+            ]
+        ),
     shell:
-        "OMP_NUM_THREADS={threads} {params.phl} reaction {wildcards.role} {params.reactions} --id {wildcards.reaction} "
-        "{params.method} {params.settings} --json {output} > {log} 2>&1"
-
-
-rule geometry_ts:
-    input:
-        reactant="results/geometries/{reaction}/reactant.json",
-        product="results/geometries/{reaction}/product.json",
-    output:
-        "results/geometries/{reaction}/ts.json",
-    log:
-        "logs/geometries/{reaction}/ts.log",
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=240,
-    params:
-        phl=PHL,
-        reactions=REACTIONS_FILE,
-        method=METHOD.to_cli(),
-        settings=GEOMETRY_SETTINGS.to_cli(),
-    shell:
-        "OMP_NUM_THREADS={threads} {params.phl} reaction ts {params.reactions} --id {wildcards.reaction} "
-        "--reactant {input.reactant} --product {input.product} {params.method} {params.settings} "
-        "--json {output} > {log} 2>&1"
-
-
-rule geometry_irc:
-    input:
-        reactant="results/geometries/{reaction}/reactant.json",
-        product="results/geometries/{reaction}/product.json",
-        ts="results/geometries/{reaction}/ts.json",
-    output:
-        "results/geometries/{reaction}/irc.json",
-    log:
-        "logs/geometries/{reaction}/irc.log",
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=480,
-    params:
-        phl=PHL,
-        reactions=REACTIONS_FILE,
-        method=METHOD.to_cli(),
-        settings=GEOMETRY_SETTINGS.to_cli(),
-    shell:
-        "OMP_NUM_THREADS={threads} {params.phl} reaction irc {params.reactions} --id {wildcards.reaction} "
-        "--reactant {input.reactant} --product {input.product} --ts {input.ts} {params.method} {params.settings} "
-        "--json {output} > {log} 2>&1"
-
-
-rule geometry_nms:
-    input:
-        irc="results/geometries/{reaction}/irc.json",
-    output:
-        "results/geometries/{reaction}/nms.json",
-    log:
-        "logs/geometries/{reaction}/nms.log",
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=120,
-    params:
-        phl=PHL,
-        reactions=REACTIONS_FILE,
-        method=METHOD.to_cli(),
-        settings=GEOMETRY_SETTINGS.to_cli(),
-    shell:
-        "OMP_NUM_THREADS={threads} {params.phl} reaction nms {params.reactions} --id {wildcards.reaction} "
-        "--irc {input.irc} {params.method} {params.settings} --json {output} > {log} 2>&1"
-
-
-checkpoint geometry_collect:
-    input:
-        reactant="results/geometries/{reaction}/reactant.json",
-        product="results/geometries/{reaction}/product.json",
-        ts="results/geometries/{reaction}/ts.json",
-        irc="results/geometries/{reaction}/irc.json",
-        nms="results/geometries/{reaction}/nms.json",
-    output:
-        "results/geometries/{reaction}/structures.json",
-    log:
-        "logs/geometries/{reaction}/collect.log",
-    conda:
-        CONDA_ENV
-    params:
-        phl=PHL,
-    shell:
-        "{params.phl} reaction collect --id {wildcards.reaction} --reactant {input.reactant} --product {input.product} "
-        "--ts {input.ts} --irc {input.irc} --nms {input.nms} --json {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} {params.phl} batch geometries {params.reactions} --block {wildcards.block} "
+        "--dir results/geometries --out {output} {params.options} -q > {log} 2>&1"
 
 
 rule geometry_summary:
     input:
-        expand("results/geometries/{reaction}/structures.json", reaction=REACTIONS),
+        expand("results/geometries/blocks/{block}.csv", block=BLOCKS),
     output:
         report(
             "results/geometries/summary.csv",
@@ -139,6 +52,5 @@ rule geometry_summary:
         CONDA_ENV
     params:
         phl=PHL,
-        reactions=REACTIONS_FILE,
     shell:
-        "{params.phl} reaction summary {params.reactions} --dir results/geometries --out {output} 2>&1 | tee {log}"
+        "{params.phl} reaction summary {input} --out {output} 2>&1 | tee {log}"

@@ -1,27 +1,27 @@
-# Reference labels (energy, forces, Hessian, HVPs) at the configured level of theory: one job per
-# geometry of the geometry stage, plus optional single molecules.
+# Reference labels (energy, forces, Hessian, HVPs) at the configured level of theory: the structures
+# of each block dealt into batching.label_jobs_per_block chunks, one job and one HDF5 shard each
+# (labels written as they finish, resumed on a rerun), plus optional single molecules (JSON).
 
 
-rule label_structure:
+rule label_chunk:
     input:
-        "results/geometries/{reaction}/structures.json",
+        "results/geometries/blocks/{block}.csv",
     output:
-        "results/labels/{reaction}/{index}.json",
+        "results/labels/{block}/{chunk}.h5",
     log:
-        "logs/labels/{reaction}/{index}.log",
+        "logs/labels/{block}/{chunk}.log",
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=120,
+        runtime=720,
     params:
         phl=PHL,
-        method=METHOD.to_cli(),
-        labels=LABELS.to_cli(),
+        options=" ".join([METHOD.to_cli(), LABELS.to_cli(), f"--label-jobs-per-block {BATCHING.label_jobs_per_block}"]),
     shell:
-        "OMP_NUM_THREADS={threads} {params.phl} compute {input} --index {wildcards.index} {params.method} "
-        "{params.labels} --json {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} {params.phl} batch labels {input} --geometries results/geometries "
+        "--chunk {wildcards.chunk} --out {output} {params.options} -q > {log} 2>&1"
 
 
 rule reference_label:
@@ -46,24 +46,9 @@ rule reference_label:
         "--json {output} > {log} 2>&1"
 
 
-rule reaction_labels:
-    input:
-        reaction_labels,
-    output:
-        "results/labels/{reaction}.csv",
-    log:
-        "logs/labels/{reaction}.log",
-    conda:
-        CONDA_ENV
-    params:
-        phl=PHL,
-    shell:
-        "{params.phl} summarize {input} --allow-empty --out {output} > {log} 2>&1"
-
-
 rule reference_summary:
     input:
-        expand("results/labels/{reaction}.csv", reaction=REACTIONS),
+        LABEL_SHARDS,
         expand("results/labels/molecules/{molecule}.json", molecule=config["molecules"]),
     output:
         report("results/reference_summary.csv", caption="../report/reference_summary.rst", category="Data"),

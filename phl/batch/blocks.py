@@ -1,0 +1,51 @@
+"""Static blocks of work: the reaction list cut into blocks of consecutive reactions (one geometry
+job each) and each block's structures dealt round-robin into label chunks (one label job each).
+
+Both depend only on the reaction list and two numbers, so the workflow knows every job when it
+starts (no checkpoint, no re-planning after each reaction): a 12,000-reaction paper-scale run is
+120 geometry jobs and 960 label jobs with the defaults of ``config/paper.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+from phl.errors import InputError
+from phl.settings import Settings, setting
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Batching(Settings):
+    """How the workflow groups work into jobs (workflow config ``batching``)."""
+
+    what: ClassVar[str] = "batching"
+
+    reactions_per_job: int = setting(100, "reactions per geometry job (a block of consecutive reactions)")
+    label_jobs_per_block: int = setting(
+        8, "label jobs per block; job c labels structures c, c+n, c+2n, ... of the block"
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("reactions_per_job", "label_jobs_per_block"):
+            if getattr(self, name) < 1:
+                raise InputError(f"batching option {name} must be at least 1, got {getattr(self, name)}")
+
+    def n_blocks(self, n_reactions: int) -> int:
+        return math.ceil(n_reactions / self.reactions_per_job)
+
+    def block(self, ids: list[str], b: int) -> list[str]:
+        """The reaction ids of block ``b``."""
+        if not 0 <= b < max(self.n_blocks(len(ids)), 1):
+            raise InputError(f"block {b} does not exist: {len(ids)} reactions make {self.n_blocks(len(ids))} blocks")
+        return ids[b * self.reactions_per_job : (b + 1) * self.reactions_per_job]
+
+
+def chunk(items: list[T], c: int, n: int) -> list[T]:
+    """Items c, c+n, c+2n, ... (round-robin: chunks of a block get equal shares of every category)."""
+    if not 0 <= c < n:
+        raise InputError(f"chunk {c} does not exist: there are {n} chunks (0 to {n - 1})")
+    return items[c::n]
