@@ -215,6 +215,13 @@ def test_data_set_collected_from_shards_needs_every_structure(tmp_path, capsys):
     with Dataset(out) as ds:
         assert len(ds) == 3
         np.testing.assert_array_equal(ds.structure(0).hessian, labels[0].hessian)
-    (tmp_path / "labels" / "b.h5").unlink()
+    stale = tmp_path / "labels" / "old" / "a.h5"  # a shard left from other batching settings
+    stale.parent.mkdir()
+    stale.write_bytes((tmp_path / "labels" / "a.h5").read_bytes())
     assert main(["dataset", "collect", str(summary), "--labels", str(tmp_path / "labels"), "--out", str(out)]) == 2
+    assert "structure rx/0 is in two label shards" in capsys.readouterr().err
+    shards = [str(tmp_path / "labels" / f) for f in ("a.h5", "b.h5")]  # the shards named one by one
+    assert main(["dataset", "collect", str(summary), "--labels", *shards, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["dataset", "collect", str(summary), "--labels", shards[0], "--out", str(out)]) == 2
     assert "2 structure(s)" in capsys.readouterr().err

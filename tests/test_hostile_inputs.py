@@ -241,6 +241,24 @@ CASES = {
         "dataset collect {dir}/nope.csv --labels {folder} --out {out_h5}",
         r"not a readable geometry summary",
     ),
+    # --- reaction lists, plans and batch jobs ---
+    "import-not-hdf5": ("reaction import rgd1 {water} --out {dir}/list.h5", r"not a readable HDF5 file"),
+    "import-out-not-h5": ("reaction import rgd1 {ds} --out {out}", r"written as HDF5"),
+    "plan-nms-over-irc": ("reaction plan builtin --irc-reactions 5 --nms-reactions 6", r"cannot exceed"),
+    "plan-missing-list": ("reaction plan {dir}/nope.h5", r"no such reaction list"),
+    "show-unknown-id": ("reaction show builtin --id nope --xyz {dir}/r.xyz", r"no reaction 'nope'"),
+    "batch-block-out-of-range": (
+        "batch geometries builtin --block 9 --dir {dir}/geo --out {out_csv}",
+        r"block 9 does not exist: 3 reactions make 1 block\(s\) of 100",
+    ),
+    "batch-chunk-out-of-range": (
+        "batch labels {out_csv} --geometries {folder} --chunk 8 --out {out_h5}",
+        r"--chunk must be in 0..7",
+    ),
+    "batch-labels-not-a-table": (
+        "batch labels {water} --geometries {folder} --chunk 0 --out {out_h5}",
+        r"not a block table",
+    ),
     # --- phl train ---
     "train-batch-text": ("train {ds} --out {dir}/run1 --config {yaml_eight}", r"batch_size must be an integer"),
     "train-batch-fraction": ("train {ds} --out {dir}/run2 --config {yaml_frac}", r"batch_size must be an integer"),

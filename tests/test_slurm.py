@@ -132,24 +132,17 @@ def test_paper_configuration_plans_batched_jobs_through_the_slurm_profile(repo_r
 
     work = _copy(repo_root, tmp_path / "plan")
     shutil.copytree(repo_root / "config", work / "config")
-    missing = subprocess.run(
-        ["snakemake", "-n", "--profile", "slurm", "--configfile", "config/paper.yaml"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def plan():
+        cmd = ["snakemake", "-n", "--profile", "slurm", "--configfile", "config/paper.yaml"]
+        return subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300)
+
+    missing = plan()
     out = missing.stdout + missing.stderr
     assert missing.returncode != 0 and "resources/reactions/grambow.h5: no such reaction list" in out, out[-2000:]
     (work / "resources" / "reactions").mkdir()
     synthetic_reaction_list(work / "resources" / "reactions" / "grambow.h5", 1000)
-    proc = subprocess.run(
-        ["snakemake", "-n", "--profile", "slurm", "--configfile", "config/paper.yaml"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = plan()
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     stats = dict(ln.split() for ln in out.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:] if ln.strip())

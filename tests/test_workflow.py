@@ -138,6 +138,21 @@ def test_default_workflow_end_to_end_with_a_kill_and_resume(workdir):
     stats = (plan.stdout + plan.stderr).split("Job stats:")[1].split("\n\n")[0]
     jobs = {ln.split()[0] for ln in stats.splitlines()[3:] if ln.strip() and not ln.startswith("total")}
     assert jobs == {"figures", "all"}, stats
+    # editing one reaction of the list reruns its own geometry block and label jobs, no other
+    import yaml
+
+    data = yaml.safe_load((workdir / "reactions.yaml").read_text())
+    entry = next(r for r in data["reactions"] if r["id"] == "hnco_hocn")
+    assert "2.800" in entry["product"]
+    entry["product"] = entry["product"].replace("2.800", "2.810")
+    (workdir / "reactions.yaml").write_text(yaml.safe_dump(data))
+    plan = _snakemake(workdir, *cheap, "-n")
+    stats = (plan.stdout + plan.stderr).split("Job stats:")[1].split("\n\n")[0]
+    counts = dict(ln.split() for ln in stats.splitlines()[3:] if ln.strip())
+    assert counts["geometry_block"] == "1" and counts["label_chunk"] == "2", stats
+    assert "wildcards: block=1" in plan.stdout + plan.stderr  # hnco_hocn is the second reaction: block 1
+    entry["product"] = entry["product"].replace("2.810", "2.800")
+    (workdir / "reactions.yaml").write_text(yaml.safe_dump(data))
     report = _snakemake(workdir, *cheap, "--report", "results/report.html")
     assert report.returncode == 0, report.stderr[-2000:]
     html = (results / "report.html").read_text(errors="replace")
@@ -163,3 +178,17 @@ def test_bad_setting_value_fails_at_once_with_its_section(workdir):
 def test_lint_is_clean(workdir):
     proc = subprocess.run(["snakemake", "--lint"], cwd=workdir, capture_output=True, text=True)
     assert proc.returncode == 0 and "good condition" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_jobs_run_with_the_python_that_runs_snakemake(workdir):
+    """No environment activated and no `python` on PATH: the rules still find phl and its
+    dependencies, through the interpreter Snakemake itself runs in."""
+    import sys
+
+    (workdir / "cheap.yaml").write_text("reference: {basis: sto-3g, grid: [30, 110]}\nmolecules: [water]\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
+    target = "results/labels/molecules/water.json"
+    cmd = [sys.executable, "-m", "snakemake", target, "--cores", "1", "--configfile", "config.yaml", "cheap.yaml"]
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert json.loads((workdir / target).read_text())["method"]["basis"] == "sto-3g"

@@ -27,14 +27,15 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     elif args.action == "collect":
         from phl.dataset.store import DatasetWriter
 
-        labels, failures = convert.labels_of_geometries(args.summary, args.labels)
-        with DatasetWriter(args.out, sources=[args.summary, args.labels]) as writer:
-            for label in labels:
+        shards, failures = convert.shards_of_geometries(args.summary, args.labels)
+        with DatasetWriter(args.out, sources=[args.summary, *args.labels]) as writer:
+            for label in convert.labels_of_shards(shards, args.summary):
                 writer.add(convert.structure_of_label(label, f"{label.reaction}/{label.name}"))
+            n = writer.n_added
         for f in failures[:20]:
             print(f"not labelled: {f.reaction}/{f.name}: {f.reason}")
         lost = f"; {len(failures)} structure(s) could not be labelled (listed in the shards)" if failures else ""
-        print(f"{args.out}: {len(labels)} structures from the label shards in {args.labels}{lost}")
+        print(f"{args.out}: {n} structures from {len(shards)} label shard(s){lost}")
     elif args.action in ("merge", "import"):
         if args.action == "import":
             for p in args.inputs:
@@ -81,7 +82,9 @@ def add_parsers(sub) -> None:
         )
     a = acts.add_parser("collect", help="data set of every labelled structure of the geometry stage")
     a.add_argument("summary", help="geometry summary CSV of 'phl reaction summary'")
-    a.add_argument("--labels", required=True, help="folder of label shards (*.h5) of 'phl batch labels'")
+    a.add_argument(
+        "--labels", required=True, nargs="+", help="label shards (.h5) of 'phl batch labels', or folders of them"
+    )
     a.add_argument("--out", required=True, help="phl data set to write (atomically)")
     a = acts.add_parser("export", help="export to the ANI layout or extended XYZ")
     a.add_argument("dataset")

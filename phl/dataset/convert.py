@@ -23,7 +23,7 @@ from phl.dataset.schema import FORMAT
 from phl.dataset.store import Dataset, DatasetWriter, Structure
 from phl.errors import InputError
 from phl.io.atomic import atomic_path
-from phl.io.label_shards import Failure, read_shard
+from phl.io.label_shards import Failure, read_shard, shard_keys
 from phl.labels import Label, read_label
 from phl.registry import CATEGORIES
 from phl.units import HARTREE_TO_EV
@@ -233,11 +233,13 @@ def is_phl_dataset(path: Path) -> bool:
         raise InputError(f"{path}: not a readable HDF5 file (corrupt or truncated?): {exc}") from None
 
 
-def labels_of_geometries(summary_csv: str | Path, labels_dir: str | Path) -> tuple[list[Label], list[Failure]]:
-    """The labels of every structure of the geometry stage, read from the label shards
-    (``*.h5``, :mod:`phl.io.label_shards`) under ``labels_dir``: each structure of each reaction
-    marked ok in the summary table (``phl reaction summary``) must be in a shard, labelled or
-    recorded as failed; a missing one is an error (a label job has not run)."""
+def shards_of_geometries(summary_csv: str | Path, labels: list[str | Path]) -> tuple[list[Path], list[Failure]]:
+    """The label shards (:mod:`phl.io.label_shards`) given as files or folders (searched for
+    ``*.h5``) that hold the structures of the geometry stage, checked before any label is read:
+    each structure of each reaction marked ok in the summary table (``phl reaction summary``) must
+    be in exactly one shard, labelled or recorded as failed; a missing one is an error (a label job
+    has not run), one in two shards too (a stale shard of other batching settings). Returns the
+    shards and the structures that could not be labelled."""
     from phl.geometries.jobs import read_summary_rows
 
     table = read_summary_rows(summary_csv)
@@ -248,23 +250,48 @@ def labels_of_geometries(summary_csv: str | Path, labels_dir: str | Path) -> tup
     }
     if not wanted:
         raise InputError(f"{summary_csv}: no reaction produced structures (see its status and reason columns)")
-    shards = sorted(Path(labels_dir).rglob("*.h5")) if Path(labels_dir).is_dir() else []
+    shards: list[Path] = []
+    for p in map(Path, labels):
+        if p.is_dir():
+            shards += sorted(p.rglob("*.h5"))
+        elif p.is_file():
+            shards.append(p)
+        else:
+            raise InputError(f"{p}: no such label shard or folder")
     if not shards:
-        raise InputError(f"{labels_dir}: no label shards (*.h5)")
-    labels: dict[tuple[str, int], Label] = {}
-    failures: dict[tuple[str, int], Failure] = {}
+        raise InputError(f"{', '.join(map(str, labels))}: no label shards (*.h5)")
+    where: dict[tuple[str, int], Path] = {}
+    failures: list[Failure] = []
     for path in shards:
-        shard = read_shard(path)
-        for label in shard.labels:
-            labels[(str(label.reaction), int(label.provenance.get("index", -1)))] = label
-        for failure in shard.failures:
-            failures[(failure.reaction, failure.index)] = failure
-    missing = sorted(wanted - set(labels) - set(failures))
+        keys, failed = shard_keys(path)
+        failures += [f for f in failed if (f.reaction, f.index) in wanted]
+        for key in [*keys, *((f.reaction, f.index) for f in failed)]:
+            if key in where and key in wanted:
+                raise InputError(
+                    f"structure {key[0]}/{key[1]} is in two label shards, {where[key]} and {path} "
+                    "(a shard left from other batching settings? remove it)"
+                )
+            where[key] = path
+    missing = sorted(wanted - set(where))
     if missing:
         r, i = missing[0]
-        raise InputError(f"{len(missing)} structure(s) of {summary_csv} have no label in {labels_dir}, e.g. {r}/{i}")
-    keys = sorted(wanted & set(labels))
-    return [labels[k] for k in keys], [failures[k] for k in sorted(wanted & set(failures))]
+        raise InputError(
+            f"{len(missing)} structure(s) of {summary_csv} have no label in the shards given, e.g. {r}/{i}"
+        )
+    return shards, failures
+
+
+def labels_of_shards(shards: list[Path], summary_csv: str | Path) -> Iterator[Label]:
+    """The labels of the shards that belong to reactions marked ok in the summary, one shard in
+    memory at a time."""
+    from phl.geometries.jobs import read_summary_rows
+
+    table = read_summary_rows(summary_csv)
+    ok = set(table.loc[table["status"] == "ok", "reaction"].astype(str))
+    for path in shards:
+        for label in read_shard(path).labels:
+            if label.reaction in ok:
+                yield label
 
 
 def structure_of_label(label: Label, where: str) -> Structure:

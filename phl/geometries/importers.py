@@ -23,6 +23,7 @@ returns what is kept and what was skipped.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -291,6 +292,8 @@ def import_reactions(
     result = ImportResult()
     seen: dict[str, str] = {}
     items = READERS[source]([Path(p) for p in inputs])
+    first = next(items, None)  # the reader's whole-file checks run here, before any progress bar
+    items = itertools.chain([] if first is None else [first], items)
     if progress:
         from tqdm import tqdm
 

@@ -236,3 +236,25 @@ def read_shard(path: str | Path) -> Shard:
         a += na
         k += npr
     return Shard(labels, failures, attrs)
+
+
+def shard_keys(path: str | Path) -> tuple[list[tuple[str, int]], list[Failure]]:
+    """(reaction, index) of every label of a shard and its failures, without reading the arrays."""
+    import h5py
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as h5:
+            if h5.attrs.get("format") != SHARD_FORMAT:
+                raise InputError(f"{path}: not a phl label shard (no format={SHARD_FORMAT!r} mark)")
+            keys = list(zip(h5["reaction"].asstr()[()], (int(i) for i in h5["index"][()])))
+            f = h5["failed"]
+            failures = [
+                Failure(str(n), str(r), int(i), str(why))
+                for n, r, i, why in zip(
+                    f["name"].asstr()[()], f["reaction"].asstr()[()], f["index"][()], f["reason"].asstr()[()]
+                )
+            ]
+    except (OSError, KeyError) as exc:
+        raise InputError(f"{path}: not a readable label shard (corrupt or truncated?): {exc}") from None
+    return [(str(r), i) for r, i in keys], failures

@@ -13,7 +13,7 @@ sys.path.insert(0, str(workflow.basedir))
 
 from snakemake.settings.types import DeploymentMethod
 
-from phl.batch.blocks import Batching
+from phl.batch.blocks import Batching, block_fingerprints
 from phl.errors import PHLError
 from phl.geometries.design import SamplingDesign
 from phl.geometries.jobs import GeometrySettings
@@ -67,6 +67,9 @@ GENERATE = config["data"]["source"] == "generate"
 # every job is known from the list alone, no checkpoint.
 REACTIONS = checked("geometries.reactions", lambda: reaction_ids(REACTIONS_FILE)) if GENERATE else []
 BLOCKS = list(range(BATCHING.n_blocks(len(REACTIONS))))
+# what each block computes (its reactions' entries and design steps): a parameter of its job, so a
+# block reruns when its own reactions change and no other block or label job does
+FINGERPRINTS = block_fingerprints(REACTIONS_FILE, BATCHING, SAMPLING.steps(REACTIONS)) if GENERATE else []
 CHUNKS = list(range(BATCHING.label_jobs_per_block))
 LABEL_SHARDS = expand("results/labels/{block}/{chunk}.h5", block=BLOCKS, chunk=CHUNKS)
 

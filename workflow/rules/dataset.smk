@@ -17,7 +17,7 @@ rule dataset:
     params:
         phl=PHL,
         build=(
-            "dataset collect results/geometries/summary.csv --labels results/labels"
+            "dataset collect results/geometries/summary.csv --labels " + " ".join(LABEL_SHARDS)
             if GENERATE
             else "dataset import " + " ".join(shlex.quote(p) for p in config["data"]["openreact"])
         ),

@@ -24,6 +24,7 @@ rule geometry_block:
     params:
         phl=PHL,
         reactions=REACTIONS_FILE,
+        reactions_fingerprint=lambda w: FINGERPRINTS[int(w.block)],
         options=" ".join(
             [
                 METHOD.to_cli(),

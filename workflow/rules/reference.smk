@@ -59,4 +59,4 @@ rule reference_summary:
     params:
         phl=PHL,
     shell:
-        "{params.phl} summarize results/labels --allow-empty --out {output} > {log} 2>&1"
+        "{params.phl} summarize {input} --allow-empty --out {output} > {log} 2>&1"
