@@ -184,6 +184,9 @@ def test_grambow_csv_without_its_columns_and_broken_logs(tmp_path, capsys):
     assert reaction_ids(out) == ["rxn000000"]
     reasons = dict(zip(skipped["source_id"], skipped["reason"]))
     assert "missing ts000001.log" in reasons["rxn000001"] and "r000002.log" in reasons["rxn000002"]
+    parallel, skipped2 = _imported(tmp_path, "grambow", [csv], "--workers", "2")  # logs parsed by 2 processes
+    assert reaction_ids(parallel) == ["rxn000000"] and skipped2.equals(skipped)
+    assert np.array_equal(load_reaction(parallel, "rxn000000").product.positions, builtin_raw()[0][3])
 
 
 def test_the_list_cannot_replace_its_input(tmp_path, capsys):

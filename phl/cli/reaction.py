@@ -118,7 +118,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     )
     selection = Selection(args.max_atoms, elements, args.sample, args.seed, ids)
     method = Method.from_args(args)
-    result = import_reactions(args.source, args.inputs, selection, method, progress=not args.quiet)
+    result = import_reactions(
+        args.source, args.inputs, selection, method, progress=not args.quiet, workers=args.workers
+    )
     if not result.reactions:
         raise InputError(
             f"no reaction of {', '.join(map(str, args.inputs))} passed the checks and the selection "
@@ -269,6 +271,9 @@ def add_parsers(sub) -> None:
     s.add_argument("--seed", type=int, default=0, help="seed of --sample (default %(default)s)")
     s.add_argument(
         "--ids", help="keep only these reactions: a file of ids (phl ids or the set's names) or a comma-separated list"
+    )
+    s.add_argument(
+        "--workers", type=int, default=1, help="processes parsing Q-Chem logs (grambow; ~0.3 s per log each)"
     )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_method_options(s)
