@@ -267,3 +267,12 @@ def test_geometry_stage_runs_on_an_imported_reaction_and_a_rerun_recomputes_noth
     stamps = {p: p.stat().st_mtime_ns for p in geo.glob("hcn_hnc/*.json") if p.name != "structures.json"}
     assert main(cmd) == 0  # everything reused
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    # a record is reused only for the same reaction geometry, level of theory and settings
+    from phl.batch.geometry import _reusable
+
+    ts_path = geo / "hcn_hnc" / "ts.json"
+    same = (ts["method"], ts["settings"], ts["provenance"]["reaction_sha256"])
+    assert _reusable(ts_path, "ts", *same) is not None
+    assert _reusable(ts_path, "ts", same[0], {**same[1], "fmax": 0.02}, same[2]) is None
+    assert _reusable(ts_path, "ts", {**same[0], "basis": "3-21G"}, *same[1:]) is None
+    assert _reusable(ts_path, "ts", same[0], same[1], "another geometry") is None

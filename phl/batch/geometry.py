@@ -75,9 +75,13 @@ def run_reaction(
         fingerprint = reaction_fingerprint(reaction)
         # as read back from JSON (tuples become lists), to compare with stored records
         wanted = (*json.loads(json.dumps([job.method.to_dict(), settings.to_dict()])), fingerprint)
+        recomputed: set[str] = set()
         for step in steps:
-            record = _reusable(out / f"{step}.json", step, *wanted)
+            # a step whose inputs were just recomputed is recomputed too (its record was made from the old ones)
+            stale = any(name in recomputed for name in NEEDS[step])
+            record = None if stale else _reusable(out / f"{step}.json", step, *wanted)
             if record is None:
+                recomputed.add(step)
                 record = job.run(step, {name: records[name] for name in NEEDS[step]})
                 record.provenance["reaction_sha256"] = fingerprint
                 atomic_write_json(out / f"{step}.json", record.to_dict())

@@ -58,11 +58,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     out = jobs.collect(args.id, {s: _read_record(getattr(args, s), s) for s in ("reactant", "product", "ts", *given)})
     atomic_write_json(args.json, out.to_dict())
     counts = ", ".join(f"{g} {n}" for g, n in jobs.structure_counts(out).items())
-    print(
-        f"{args.id}: {out.status}"
-        + (f" at {out.failed_step} ({out.reason})" if out.reason else "")
-        + f"; {counts} -> {args.json}"
-    )
+    where = f" at {out.failed_step} ({out.reason})" if out.reason else ""
+    print(f"{args.id}: {out.status}{where}; {counts} -> {args.json}")
     return 0
 
 
@@ -84,11 +81,8 @@ def cmd_step(args: argparse.Namespace) -> int:
     atomic_write_json(args.json, record.to_dict())
     n_imaginary = getattr(record, "n_imaginary", None)
     extra = f", {n_imaginary} imaginary mode(s)" if n_imaginary is not None else ""
-    print(
-        f"{args.id} {args.step}: {record.status}{extra}"
-        + (f" ({record.reason})" if record.reason else "")
-        + f" -> {args.json}"
-    )
+    reason = f" ({record.reason})" if record.reason else ""
+    print(f"{args.id} {args.step}: {record.status}{extra}{reason} -> {args.json}")
     return 0
 
 
