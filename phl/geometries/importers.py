@@ -217,9 +217,11 @@ def read_grambow(paths: list[Path], workers: int = 1) -> Iterator[Item]:
         yield from map(one, table["idx"])
         return
     # cclib takes ~0.3 s for a 200 kB log: 36,000 logs are hours on one core
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(workers) as pool:
+    # spawned, not forked: a fork of a process with threads (BLAS, JAX) can deadlock
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield from pool.map(one, table["idx"], chunksize=16)
 
 
