@@ -23,6 +23,17 @@ def validate_atoms(atoms: Atoms, where: str = "geometry") -> None:
     check_positions(atoms.get_chemical_symbols(), atoms.get_positions(), where)
 
 
+def check_atomic_numbers(numbers, where: str = "geometry") -> np.ndarray:
+    """Atomic numbers as integers, each of a known element (1-118)."""
+    numbers = np.asarray(numbers)
+    if numbers.ndim != 1 or not np.issubdtype(numbers.dtype, np.integer):
+        raise InputError(f"{where}: atomic numbers must be a list of integers, got shape {numbers.shape}")
+    bad = numbers[(numbers < 1) | (numbers > 118)]
+    if len(bad):
+        raise InputError(f"{where}: unknown atomic number {int(bad[0])}")
+    return numbers
+
+
 def check_positions(symbols: list[str], positions: np.ndarray, where: str = "geometry") -> None:
     """Finite coordinates (Å) and no two atoms closer than :data:`MIN_INTERATOMIC_DISTANCE`."""
     pos = np.asarray(positions, dtype=np.float64)

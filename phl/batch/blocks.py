@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
-import numpy as np
-
 from phl.errors import InputError
 from phl.settings import Settings, setting
 
@@ -63,6 +61,8 @@ def block_fingerprints(path: str | Path, batching: Batching, steps: dict[str, tu
     multiplicity) and design steps of its reactions. The workflow passes it to the block's job as
     a parameter, so that a block reruns when, and only when, its own reactions change (editing or
     extending the list leaves the other blocks and their label jobs alone)."""
+    from phl.geometries.reactions import reaction_digests
+
     digests = reaction_digests(path)
     ids = list(digests)
     out = []
@@ -71,30 +71,4 @@ def block_fingerprints(path: str | Path, batching: Batching, steps: dict[str, tu
         for rid in batching.block(ids, b):
             h.update(f"{rid}:{digests[rid]}:{','.join(steps[rid])};".encode())
         out.append(h.hexdigest()[:16])
-    return out
-
-
-def reaction_digests(path: str | Path) -> dict[str, str]:
-    """SHA-256 of each reaction's entry, by id, in list order (read once, without parsing geometries)."""
-    import json
-
-    from phl.geometries.reactions import _open_h5_list, _read_entries, _resolve, is_h5_list, reaction_ids
-
-    path = _resolve(path)
-    ids = reaction_ids(path)
-    if not is_h5_list(path):
-        return {
-            rid: hashlib.sha256(json.dumps(e, sort_keys=True, default=str).encode()).hexdigest()
-            for rid, e in zip(ids, _read_entries(path))
-        }
-    with _open_h5_list(path) as h5:
-        per_atom = [h5[k][()] for k in ("numbers", "reactant", "product", "ts_guess")]
-        per_reaction = [h5[k][()] for k in ("charge", "multiplicity", "natoms", "offset", "has_ts")]
-    out = {}
-    for k, rid in enumerate(ids):
-        start, n = int(per_reaction[3][k]), int(per_reaction[2][k])
-        h = hashlib.sha256(np.array([col[k] for col in per_reaction], dtype=np.int64).tobytes())
-        for arr in per_atom:
-            h.update(np.ascontiguousarray(arr[start : start + n]).tobytes())
-        out[rid] = h.hexdigest()
     return out

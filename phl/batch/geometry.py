@@ -19,7 +19,7 @@ import numpy as np
 
 from phl.errors import InputError
 from phl.geometries.jobs import NEEDS, GeometrySettings, ReactionJob, collect, summary_table
-from phl.geometries.reactions import Reaction, parse_checked
+from phl.geometries.reactions import Reaction, load_each
 from phl.geometries.records import RECORD_TYPES, StepRecord, StructuresRecord, read_record
 from phl.io.atomic import atomic_write_json
 from phl.qm.method import Method
@@ -53,15 +53,15 @@ def _reusable(path: Path, step: str, method: dict, settings: dict, fingerprint: 
 
 
 def run_reaction(
-    reactions_file: str | Path,
+    reaction: Reaction | InputError,
     rid: str,
     steps: tuple[str, ...],
     method: Method,
     settings: GeometrySettings,
     folder: Path,
 ) -> StructuresRecord:
-    """Every step of one reaction (reusing finished records), then its structures.json."""
-    reaction = parse_checked(reactions_file, rid)
+    """Every step of one reaction (reusing finished records), then its structures.json; a reaction
+    that did not load (``reaction`` is its error) is recorded as failed."""
     out = folder / rid
     records: dict[str, StepRecord] = {}
     if isinstance(reaction, InputError):  # a bad entry: recorded, never fatal
@@ -103,10 +103,10 @@ def run_block(
 ):
     """Run every reaction of a block; return its summary table (one row per reaction)."""
     folder = Path(folder)
-    items = block
+    items = zip(block, load_each(reactions_file, block))  # the list read once for the block
     if progress:
         from tqdm import tqdm
 
-        items = tqdm(block, desc="reactions", unit=" reaction")
-    collected = [run_reaction(reactions_file, rid, steps[rid], method, settings, folder) for rid in items]
+        items = tqdm(items, total=len(block), desc="reactions", unit=" reaction")
+    collected = [run_reaction(reaction, rid, steps[rid], method, settings, folder) for rid, reaction in items]
     return summary_table(collected)

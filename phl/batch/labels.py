@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 
 from phl.errors import InputError, PHLError
-from phl.geometries.jobs import read_structure
+from phl.geometries.jobs import structure_at
+from phl.geometries.records import StructuresRecord, read_record
 from phl.io.atomic import atomic_write_json, check_output_path
 from phl.io.label_shards import Failure, write_shard
 from phl.labels import Label, LabelSettings, compute_label
@@ -76,6 +77,7 @@ def run_chunk(
     plain = json.loads(json.dumps({k: v for k, v in method.to_dict().items() if k not in ("charge", "multiplicity")}))
     wanted = settings.to_dict()
     engines: dict[tuple[int, int], ReferenceEngine] = {}
+    records: dict[str, StructuresRecord] = {}
     computed = reused = 0
     iterator = items
     if progress:
@@ -91,7 +93,9 @@ def run_chunk(
             reused += 1
             continue
         source = str(Path(geometries) / reaction / "structures.json")
-        atoms, meta = read_structure(source, index)
+        if reaction not in records:  # each reaction's structures read once per chunk
+            records[reaction] = read_record(source, "structures")
+        atoms, meta = structure_at(records[reaction], index, source)
         key = (meta.pop("charge"), meta.pop("multiplicity"))
         if key not in engines:
             engines[key] = ReferenceEngine(method.replace(charge=key[0], multiplicity=key[1]))

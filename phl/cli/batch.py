@@ -27,17 +27,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
         from phl.batch.geometry import run_block
         from phl.geometries.design import SamplingDesign
         from phl.geometries.jobs import GeometrySettings, summary_report
-        from phl.geometries.reactions import reaction_ids, reaction_list_path
+        from phl.geometries.reactions import reaction_ids
         from phl.io.atomic import atomic_write_text
 
         settings = GeometrySettings.from_args(args)
         design = SamplingDesign.from_args(args)
         check_output_dir(args.dir, "geometry folder")
-        path = reaction_list_path(args.reactions)
-        ids = reaction_ids(path)
+        ids = reaction_ids(args.reactions)
         block = batching.block(ids, args.block)
-        steps = design.steps(ids)
-        table = run_block(path, block, steps, method, settings, args.dir, progress=not args.quiet)
+        table = run_block(args.reactions, block, design.steps(ids), method, settings, args.dir, not args.quiet)
         atomic_write_text(args.out, table.to_csv(index=False))
         print(f"block {args.block} ({len(block)} reactions):\n" + summary_report(table) + f" -> {args.out}")
         return 0

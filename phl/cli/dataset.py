@@ -27,9 +27,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     elif args.action == "collect":
         from phl.dataset.store import DatasetWriter
 
-        shards, failures = convert.shards_of_geometries(args.summary, args.labels)
+        shards, wanted, failures = convert.shards_of_geometries(args.summary, args.labels)
         with DatasetWriter(args.out, sources=[args.summary, *args.labels]) as writer:
-            for label in convert.labels_of_shards(shards, args.summary):
+            for label in convert.labels_of_shards(shards, wanted):
                 writer.add(convert.structure_of_label(label, f"{label.reaction}/{label.name}"))
             n = writer.n_added
         for f in failures[:20]:

@@ -25,14 +25,14 @@ def _read_record(path: str | None, what: str):
 def cmd_summary(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from phl.geometries.reactions import reaction_ids, reaction_list_path
+    from phl.geometries.reactions import reaction_ids
     from phl.io.atomic import atomic_write_text
 
     files = args.inputs
     if args.dir:  # the reaction list names the reactions: DIR/{id}/structures.json
         if len(files) != 1:
             raise InputError("summary --dir takes one reaction list")
-        files = [str(Path(args.dir) / rid / "structures.json") for rid in reaction_ids(reaction_list_path(files[0]))]
+        files = [str(Path(args.dir) / rid / "structures.json") for rid in reaction_ids(files[0])]
     if not files or not args.out:
         raise InputError(
             "summary needs structures.json files, block tables (CSV) or a reaction list and --dir, and --out"
@@ -64,7 +64,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_step(args: argparse.Namespace) -> int:
-    from phl.geometries.reactions import parse_checked, reaction_list_path
+    from phl.geometries.reactions import load_each
     from phl.io.atomic import atomic_write_json
 
     if not args.id or not args.json:
@@ -73,7 +73,7 @@ def cmd_step(args: argparse.Namespace) -> int:
     settings = GeometrySettings.from_args(args)
     method = Method.from_args(args)
     inputs = {name: _read_record(getattr(args, name, None), name) for name in NEEDS[args.step]}
-    reaction = parse_checked(reaction_list_path(args.reactions), args.id)
+    reaction = load_each(args.reactions, [args.id])[0]
     if isinstance(reaction, InputError):  # a bad reaction is reported and skipped; the rest of the run goes on
         record = RECORD_TYPES[args.step](args.id, args.step, "failed", " ".join(str(reaction).split()))
     else:
@@ -150,11 +150,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from ase.io import write
 
-    from phl.geometries.reactions import load_reaction, reaction_list_path
+    from phl.geometries.reactions import load_reaction
     from phl.io.atomic import atomic_path
 
     check_output_path(args.xyz, "XYZ file")
-    reaction = load_reaction(reaction_list_path(args.reactions), args.id)
+    reaction = load_reaction(args.reactions, args.id)
     frames = [("reactant", reaction.reactant), ("ts_guess", reaction.ts_guess), ("product", reaction.product)]
     images = []
     for role, atoms in frames:
@@ -175,7 +175,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from phl.geometries.design import predict_counts, prediction_report
-    from phl.geometries.reactions import reaction_ids, reaction_list_path
+    from phl.geometries.reactions import reaction_ids
     from phl.settings import read_settings_file
 
     base_design, base_settings = {}, {}
@@ -190,7 +190,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise InputError("plan needs a reaction list (or --config with geometries.reactions)")
     design = SamplingDesign.from_args(args, base_design)
     settings = GeometrySettings.from_args(args, base_settings)
-    ids = reaction_ids(reaction_list_path(args.reactions))
+    ids = reaction_ids(args.reactions)
     counts = predict_counts(ids, design, settings)
     print(f"{args.reactions}: {len(ids):,} reactions")
     print(prediction_report(counts, design, compare_paper=not args.no_paper))

@@ -33,12 +33,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_ts_search(args: argparse.Namespace) -> int:
-    from phl.geometries.reactions import reaction_list_path
     from phl.io.atomic import atomic_write_text
     from phl.results.ts_search import search_all
 
     check_output_path(args.out, "table")
-    table = search_all(checkpoint_of(args.run), reaction_list_path(args.reactions), args.geometries)
+    table = search_all(checkpoint_of(args.run), args.reactions, args.geometries)
     atomic_write_text(args.out, table.to_csv(index=False))
     print(table.drop(columns=["note"]).to_string(index=False) if len(table) else "no reaction with a reference TS")
     return 0

@@ -233,13 +233,15 @@ def is_phl_dataset(path: Path) -> bool:
         raise InputError(f"{path}: not a readable HDF5 file (corrupt or truncated?): {exc}") from None
 
 
-def shards_of_geometries(summary_csv: str | Path, labels: list[str | Path]) -> tuple[list[Path], list[Failure]]:
+def shards_of_geometries(
+    summary_csv: str | Path, labels: list[str | Path]
+) -> tuple[list[Path], set[tuple[str, int]], list[Failure]]:
     """The label shards (:mod:`phl.io.label_shards`) given as files or folders (searched for
     ``*.h5``) that hold the structures of the geometry stage, checked before any label is read:
     each structure of each reaction marked ok in the summary table (``phl reaction summary``) must
     be in exactly one shard, labelled or recorded as failed; a missing one is an error (a label job
     has not run), one in two shards too (a stale shard of other batching settings). Returns the
-    shards and the structures that could not be labelled."""
+    shards, the (reaction, index) of the structures wanted and those that could not be labelled."""
     from phl.geometries.jobs import read_summary_rows
 
     table = read_summary_rows(summary_csv)
@@ -278,19 +280,14 @@ def shards_of_geometries(summary_csv: str | Path, labels: list[str | Path]) -> t
         raise InputError(
             f"{len(missing)} structure(s) of {summary_csv} have no label in the shards given, e.g. {r}/{i}"
         )
-    return shards, failures
+    return shards, wanted, failures
 
 
-def labels_of_shards(shards: list[Path], summary_csv: str | Path) -> Iterator[Label]:
-    """The labels of the shards that belong to reactions marked ok in the summary, one shard in
-    memory at a time."""
-    from phl.geometries.jobs import read_summary_rows
-
-    table = read_summary_rows(summary_csv)
-    ok = set(table.loc[table["status"] == "ok", "reaction"].astype(str))
+def labels_of_shards(shards: list[Path], wanted: set[tuple[str, int]]) -> Iterator[Label]:
+    """The labels of the shards whose (reaction, index) is wanted, one shard in memory at a time."""
     for path in shards:
         for label in read_shard(path).labels:
-            if label.reaction in ok:
+            if (label.reaction, label.provenance.get("index")) in wanted:
                 yield label
 
 

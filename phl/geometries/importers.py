@@ -33,6 +33,7 @@ import numpy as np
 from ase import Atoms
 from ase.data import chemical_symbols
 
+from phl.checks import check_atomic_numbers
 from phl.errors import InputError, PHLError
 from phl.geometries.reactions import Reaction, valid_id
 from phl.qm.method import Method
@@ -56,19 +57,12 @@ def phl_id(name: str) -> str:
 
 
 def _atoms(numbers: np.ndarray, positions: np.ndarray, what: str) -> Atoms:
-    numbers = np.asarray(numbers)
+    """Atoms from a set's arrays; finiteness, overlaps and the atom count are checked with the
+    reaction (:meth:`Reaction.check`)."""
+    numbers = check_atomic_numbers(numbers, what)
     positions = np.asarray(positions, dtype=np.float64)
-    if numbers.ndim != 1 or not np.issubdtype(numbers.dtype, np.integer):
-        raise ValueError(f"{what}: atomic numbers must be a list of integers, got shape {numbers.shape}")
     if positions.shape != (len(numbers), 3):
         raise ValueError(f"{what}: positions have shape {positions.shape}, expected ({len(numbers)}, 3)")
-    if len(numbers) == 0:
-        raise ValueError(f"{what}: no atoms")
-    bad = [int(z) for z in numbers if not 0 < z < len(chemical_symbols)]
-    if bad:
-        raise ValueError(f"{what}: unknown atomic number {bad[0]}")
-    if not np.all(np.isfinite(positions)):
-        raise ValueError(f"{what}: non-finite coordinates")
     return Atoms(numbers=numbers, positions=positions)
 
 
@@ -121,7 +115,7 @@ def read_transition1x(paths: list[Path]) -> Iterator[Item]:
                                 raise ValueError(f"{key}/positions must be (frames, N, 3), got shape {frames.shape}")
                             geoms[role] = _atoms(sub["atomic_numbers"][()], frames[0], key)
                         yield _reaction(name, geoms)
-                    except ValueError as exc:
+                    except (ValueError, InputError) as exc:
                         yield Skipped(name, str(exc))
 
 
@@ -147,7 +141,7 @@ def read_rgd1(paths: list[Path]) -> Iterator[Item]:
                     for role, key in (("reactant", "RG"), ("product", "PG"), ("ts", "TSG"))
                 }
                 yield _reaction(name, geoms)
-            except ValueError as exc:
+            except (ValueError, InputError) as exc:
                 yield Skipped(name, str(exc))
 
 
@@ -183,7 +177,7 @@ def _grambow_reaction(folder: Path, idx: object) -> Item:
             role: _last_orientation(folder / name / f"{prefix}{number:06d}.log")
             for role, prefix in (("reactant", "r"), ("product", "p"), ("ts", "ts"))
         }
-    except ValueError as exc:
+    except (ValueError, InputError) as exc:
         return Skipped(name, str(exc))
     return _reaction(name, geoms)
 

@@ -288,7 +288,6 @@ def collect(
         structures=structures,
         charge=charge,
         multiplicity=multiplicity,
-        steps=steps,
     )
 
 
@@ -362,8 +361,12 @@ def read_structure(path: str | Path, index: int) -> tuple[Atoms, dict]:
     checked as a molecule (elements, finite coordinates, no overlapping atoms)."""
     if index < 0:
         raise InputError(f"structure index must be >= 0, got {index}")
-    data = read_record(path, "structures")
-    if index >= len(data.structures):
+    return structure_at(read_record(path, "structures"), index, path)
+
+
+def structure_at(data: StructuresRecord, index: int, path: str | Path) -> tuple[Atoms, dict]:
+    """Structure ``index`` of a read ``structures.json`` record (see :func:`read_structure`)."""
+    if not 0 <= index < len(data.structures):
         raise InputError(f"{path}: no structure {index} (it has {len(data.structures)})")
     entry = data.structures[index]
     where = f"{path}: structure {index}"

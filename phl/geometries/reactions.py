@@ -33,9 +33,8 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.data import chemical_symbols
 
-from phl.checks import check_charge_multiplicity, validate_atoms
+from phl.checks import check_atomic_numbers, check_charge_multiplicity, validate_atoms
 from phl.errors import InputError
 from phl.io.xyz import read_xyz
 
@@ -129,17 +128,13 @@ def reaction_list_path(name: str | Path) -> Path:
     return path
 
 
-def _resolve(path: str | Path) -> Path:
-    return BUILTIN if str(path) == "builtin" else Path(path)
-
-
 def is_h5_list(path: Path) -> bool:
     return path.suffix.lower() in H5_SUFFIXES
 
 
 def reaction_ids(path: str | Path = BUILTIN) -> list[str]:
     """The ids of a reaction list, in file order (each entry is checked only when loaded)."""
-    path = _resolve(path)
+    path = reaction_list_path(path)
     if is_h5_list(path):
         with _open_h5_list(path) as h5:
             ids = list(h5["ids"].asstr()[:])
@@ -183,7 +178,7 @@ def _parse_entry(entry: dict, k: int, path: Path) -> Reaction:
 
 def load_reactions(path: str | Path = BUILTIN) -> list[Reaction]:
     """Every reaction of the list; the first bad entry raises :class:`InputError` naming it."""
-    path = _resolve(path)
+    path = reaction_list_path(path)
     ids = reaction_ids(path)
     if is_h5_list(path):
         with _open_h5_list(path) as h5:
@@ -197,8 +192,19 @@ def load_reaction(path: str | Path, rid: str) -> Reaction:
 
 
 def load_selected(path: str | Path, wanted: list[str]) -> list[Reaction]:
-    """The named reactions of a list, in the order asked, each checked alone."""
-    path = _resolve(path)
+    """The named reactions of a list, in the order asked; the first bad one raises."""
+    loaded = load_each(path, wanted)
+    bad = next((r for r in loaded if isinstance(r, InputError)), None)
+    if bad is not None:
+        raise bad
+    return loaded  # type: ignore[return-value]
+
+
+def load_each(path: str | Path, wanted: list[str]) -> list[Reaction | InputError]:
+    """The named reactions of a list, in the order asked, each checked alone: a reaction, or the
+    error that makes it unusable (for jobs that record a bad reaction and go on). The list is read
+    once; an id not in it is an error of the whole call."""
+    path = reaction_list_path(path)
     ids = reaction_ids(path)
     index = {rid: k for k, rid in enumerate(ids)}
     missing = [rid for rid in wanted if rid not in index]
@@ -207,17 +213,42 @@ def load_selected(path: str | Path, wanted: list[str]) -> list[Reaction]:
         raise InputError(f"{path}: no reaction {missing[0]!r} (known: {shown})")
     if is_h5_list(path):
         with _open_h5_list(path) as h5:
-            return [_h5_reaction(h5, index[rid], path) for rid in wanted]
+            return [_checked(_h5_reaction, h5, index[rid], path) for rid in wanted]
     entries = _read_entries(path)
-    return [_parse_entry(entries[index[rid]], index[rid], path) for rid in wanted]
+    return [_checked(_parse_entry, entries[index[rid]], index[rid], path) for rid in wanted]
 
 
-def parse_checked(path: str | Path, rid: str) -> Reaction | InputError:
-    """One reaction, or the error that makes it unusable (for jobs that record a bad reaction and go on)."""
+def _checked(parse, *args) -> Reaction | InputError:
     try:
-        return load_reaction(path, rid)
+        return parse(*args)
     except InputError as exc:
         return exc
+
+
+def reaction_digests(path: str | Path) -> dict[str, str]:
+    """SHA-256 of each reaction's entry, by id, in list order (read once, geometries not parsed)."""
+    import hashlib
+    import json
+
+    path = reaction_list_path(path)
+    ids = reaction_ids(path)
+    if not is_h5_list(path):
+        entries = _read_entries(path)
+        return {
+            rid: hashlib.sha256(json.dumps(e, sort_keys=True, default=str).encode()).hexdigest()
+            for rid, e in zip(ids, entries)
+        }
+    with _open_h5_list(path) as h5:
+        per_atom = [h5[k][()] for k in ("numbers", "reactant", "product", "ts_guess")]
+        per_reaction = [h5[k][()] for k in ("charge", "multiplicity", "natoms", "offset", "has_ts")]
+    out = {}
+    for k, rid in enumerate(ids):
+        start, n = int(per_reaction[3][k]), int(per_reaction[2][k])
+        h = hashlib.sha256(np.array([col[k] for col in per_reaction], dtype=np.int64).tobytes())
+        for arr in per_atom:
+            h.update(np.ascontiguousarray(arr[start : start + n]).tobytes())
+        out[rid] = h.hexdigest()
+    return out
 
 
 # ---- HDF5 lists ----------------------------------------------------------------------------------
@@ -249,9 +280,7 @@ def _h5_reaction(h5, k: int, path: Path) -> Reaction:
     start, n = int(h5["offset"][k]), int(h5["natoms"][k])
     if n < 1 or start < 0 or start + n > len(h5["numbers"]):
         raise InputError(f"{where}: atom range {start}..{start + n} outside the file's atom arrays")
-    numbers = h5["numbers"][start : start + n]
-    if np.any(numbers < 1) or np.any(numbers >= len(chemical_symbols)):
-        raise InputError(f"{where}: unknown atomic number in {numbers.tolist()}")
+    numbers = check_atomic_numbers(h5["numbers"][start : start + n], where)
     geoms = {
         key: Atoms(numbers=numbers, positions=h5[key][start : start + n]) for key in ("reactant", "product", "ts_guess")
     }
@@ -306,5 +335,5 @@ def h5_list_info(path: str | Path) -> dict:
     """Source and provenance of an HDF5 list."""
     import json
 
-    with _open_h5_list(Path(path)) as h5:
+    with _open_h5_list(reaction_list_path(path)) as h5:
         return {"source": str(h5.attrs.get("source", "")), "provenance": json.loads(h5.attrs.get("provenance", "{}"))}

@@ -136,7 +136,6 @@ class StructuresRecord(_Record):
     structures: list[dict[str, Any]] = field(default_factory=list)  # name, category, symbols, positions, ...
     charge: int = 0  # of the reaction: its structures are labelled at this charge and multiplicity
     multiplicity: int = 1
-    steps: list[str] = field(default_factory=lambda: ["reactant", "product", "ts", "irc", "nms"])  # of the design
 
     @property
     def ok(self) -> bool:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
+from phl.checks import check_atomic_numbers
 from phl.errors import InputError
 from phl.labels import Label
 
@@ -194,8 +195,7 @@ def read_shard(path: str | Path) -> Shard:
             raise InputError(f"{path}: {key} holds {len(arrays[key])} values, the index says {length}")
     if len(kinds) != int(n_probes.sum()):
         raise InputError(f"{path}: probe_kinds holds {len(kinds)} entries, the index says {int(n_probes.sum())}")
-    if np.any(arrays["numbers"] < 1) or np.any(arrays["numbers"] >= len(chemical_symbols)):
-        raise InputError(f"{path}: unknown atomic number")
+    check_atomic_numbers(arrays["numbers"], str(path))
     labels = []
     a = h = p = k = 0
     for i in range(n):
