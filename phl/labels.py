@@ -116,7 +116,7 @@ def compute_label(
     source: str = "",
 ) -> Label:
     """The label of one geometry: energy, forces and, as ``settings`` asks, Hessian and reference
-    HVPs, computed by ``engine`` (a :class:`phl.qm.engine.ReferenceEngine`, reused across
+    HVPs, computed by ``engine`` (a :class:`phl.qm.interface.Engine`, reused across
     molecules). ``meta`` (name, category, reaction) is copied in; the probes of structure
     ``index`` of a reaction depend on (seed, reaction, index), so no two structures share them."""
     from phl.probes import draw_probes, structure_seed
@@ -129,7 +129,7 @@ def compute_label(
         np.concatenate([draw_probes(rng, len(atoms), settings.hvp, k) for k in settings.probe_kinds]) if kinds else None
     )
     result = engine.compute(atoms, forces=True, hessian=settings.hessian, probes=probes, where=source or "geometry")
-    data = result.to_dict(engine.method, engine.backend)
+    data = engine.record(result)
     data.update(meta)
     if kinds:
         data["probe_kinds"] = kinds

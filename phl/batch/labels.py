@@ -69,14 +69,14 @@ def run_chunk(
     progress: bool = False,
 ) -> tuple[int, int, int]:
     """Label ``items``; write the shard ``out``. Returns (computed, reused, failed)."""
-    from phl.qm.engine import ReferenceEngine
+    from phl.qm.interface import Engine, make_engine
 
     out = check_output_path(out, "label shard")
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     plain = json.loads(json.dumps({k: v for k, v in method.to_dict().items() if k not in ("charge", "multiplicity")}))
     wanted = settings.to_dict()
-    engines: dict[tuple[int, int], ReferenceEngine] = {}
+    engines: dict[tuple[int, int], Engine] = {}
     records: dict[str, StructuresRecord] = {}
     computed = reused = 0
     iterator = items
@@ -98,7 +98,7 @@ def run_chunk(
         atoms, meta = structure_at(records[reaction], index, source)
         key = (meta.pop("charge"), meta.pop("multiplicity"))
         if key not in engines:
-            engines[key] = ReferenceEngine(method.replace(charge=key[0], multiplicity=key[1]))
+            engines[key] = make_engine(method.replace(charge=key[0], multiplicity=key[1]))
         engine = engines[key]
         try:
             label = compute_label(engine, atoms, settings, meta, index, source)

@@ -18,16 +18,17 @@ from ase.calculators.calculator import all_changes
 from numpy.typing import NDArray
 
 from phl.calculators.base import HessianCalculator
-from phl.qm.engine import ReferenceEngine, ReferenceResult
+from phl.qm.interface import Engine, ReferenceResult, make_engine
 from phl.qm.method import Method
 
 
 class ReferenceCalculator(HessianCalculator):
-    """ωB97X-D (or another :class:`Method`) through PySCF/gpu4pyscf, with dispersion."""
+    """The reference method of a :class:`Method` (ωB97X-D through PySCF/gpu4pyscf with dispersion,
+    or GFN2-xTB through tblite) as an ASE calculator."""
 
-    def __init__(self, method: Method | None = None, engine: ReferenceEngine | None = None, **kwargs: Any) -> None:
+    def __init__(self, method: Method | None = None, engine: Engine | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.engine = engine or ReferenceEngine(method)
+        self.engine = engine or make_engine(method)
         self._restart: tuple[tuple[str, ...], Any] | None = None
         self.n_scf = 0
 

@@ -17,14 +17,18 @@ from phl.qm.method import Method
 
 def add_method_options(p: argparse.ArgumentParser) -> None:
     """Every field of :class:`phl.qm.method.Method`, for each command that runs the reference."""
-    Method.add_arguments(p.add_argument_group("level of theory (default: Gaussian 16 wB97XD/6-31G(d), UltraFine grid)"))
+    Method.add_arguments(
+        p.add_argument_group(
+            "level of theory (default: Gaussian 16 wB97XD/6-31G(d), UltraFine grid; --method gfn2-xtb for GFN2-xTB)"
+        )
+    )
 
 
 def cmd_compute(args: argparse.Namespace) -> int:
     from phl.io.atomic import atomic_write_json
     from phl.io.xyz import read_xyz
     from phl.labels import compute_label
-    from phl.qm.engine import ReferenceEngine
+    from phl.qm.interface import make_engine
 
     labels = LabelSettings.from_args(args)
     method = Method.from_args(args)
@@ -39,7 +43,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
         method = method.replace(charge=meta.pop("charge"), multiplicity=meta.pop("multiplicity"))
     else:
         atoms = read_xyz(args.geometry)
-    engine = ReferenceEngine(method, progress=not args.quiet)
+    engine = make_engine(method, progress=not args.quiet)
     label = compute_label(engine, atoms, labels, meta, args.index, str(args.geometry))
     data = label.to_dict()
     if args.json:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from phl.provenance import provenance
 from phl.qm.backend import resolve_backend, resolve_hessian_mode
 from phl.qm.basis import check_basis_for_molecule, load_basis
 from phl.qm.dispersion import check_elements, chg_dispersion
+from phl.qm.interface import ReferenceResult, SCFInfo, checked_probes, progress
 from phl.qm.method import Method
 from phl.units import BOHR
 
@@ -40,72 +40,6 @@ log = logging.getLogger(__name__)
 def _to_numpy(x: Any) -> NDArray[np.float64]:
     """Host copy of a NumPy or CuPy array."""
     return np.asarray(x.get() if hasattr(x, "get") else x, dtype=np.float64)
-
-
-@dataclass
-class SCFInfo:
-    converged: bool
-    strategy: str
-    cycles: int
-    energy_electronic: float
-
-
-@dataclass
-class ReferenceResult:
-    """Everything one reference calculation produced, in storage units."""
-
-    symbols: list[str]
-    positions: NDArray[np.float64]
-    energy: float
-    dispersion_energy: float
-    forces: NDArray[np.float64] | None = None
-    hessian: NDArray[np.float64] | None = None
-    probes: NDArray[np.float64] | None = None
-    hvps: NDArray[np.float64] | None = None
-    hessian_mode: str | None = None
-    scf: SCFInfo | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    #: converged density matrix at ``positions`` (NumPy or CuPy), to restart the next SCF from
-    density: Any = field(default=None, repr=False)
-
-    def to_dict(self, method: Method, backend: str) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "symbols": list(self.symbols),
-            "positions": self.positions.tolist(),
-            "energy": self.energy,
-            "dispersion_energy": self.dispersion_energy,
-            "units": {
-                "energy": "Eh",
-                "forces": "Eh/Angstrom",
-                "hessian": "Eh/Angstrom^2",
-                "hvps": "Eh/Angstrom^2",
-                "positions": "Angstrom",
-            },
-        }
-        for key in ("forces", "hessian", "probes", "hvps"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value.tolist()
-        out["method"] = method.to_dict()
-        scf = vars(self.scf) if self.scf else None
-        out["provenance"] = provenance(
-            extra_packages=("gpu4pyscf",) if backend == "gpu" else (),
-            backend=backend,
-            hessian_mode=self.hessian_mode,
-            hessian_grid_response=(self.hessian_mode == "fd" and method.grid_response)
-            or (self.hessian_mode == "analytic" and backend == "gpu"),
-            grid=list(method.grid),
-            tolerances={
-                "scf_energy": method.conv_tol,
-                "scf_gradient": method.conv_tol_grad,
-                "cphf": method.conv_tol_cphf,
-            },
-            fd_step_angstrom=method.fd_step,
-            scf=scf,
-            wall_seconds=self.timings,
-            threads=_threads(),
-        )
-        return out
 
 
 def _threads() -> int:
@@ -119,9 +53,31 @@ class ReferenceEngine:
 
     def __init__(self, method: Method | None = None, progress: bool = False) -> None:
         self.method = method or Method()
+        if self.method.method != "wb97x-d":
+            raise InputError(
+                f"ReferenceEngine runs DFT; method {self.method.method!r} has its own engine (make_engine)"
+            )
         self.backend = resolve_backend(self.method.backend)
         self.hessian_mode = resolve_hessian_mode(self.method.hessian_mode, self.backend)
         self.progress = progress
+
+    def record(self, result: ReferenceResult) -> dict[str, Any]:
+        """The label record of ``result`` (method block and provenance: versions, backend, grid, ...)."""
+        m = self.method
+        prov = provenance(
+            extra_packages=("gpu4pyscf",) if self.backend == "gpu" else (),
+            backend=self.backend,
+            hessian_mode=result.hessian_mode,
+            hessian_grid_response=(result.hessian_mode == "fd" and m.grid_response)
+            or (result.hessian_mode == "analytic" and self.backend == "gpu"),
+            grid=list(m.grid),
+            tolerances={"scf_energy": m.conv_tol, "scf_gradient": m.conv_tol_grad, "cphf": m.conv_tol_cphf},
+            fd_step_angstrom=m.fd_step,
+            scf=vars(result.scf) if result.scf else None,
+            wall_seconds=result.timings,
+            threads=_threads(),
+        )
+        return result.to_dict(m.to_dict(), prov)
 
     # ----------------------------------------------------------------------------------------
     # building blocks
@@ -253,7 +209,7 @@ class ReferenceEngine:
         of its iterations."""
         h = self.method.fd_step
         out = np.empty_like(directions)
-        for k in _progress(range(len(directions)), self.progress, label):
+        for k in progress(range(len(directions)), self.progress, label):
             step = h * directions[k]
             gp, dm_plus = self._gradient_at(symbols, positions + step, dm0)
             gm, _ = self._gradient_at(symbols, positions - step, 2.0 * dm0 - dm_plus)
@@ -282,12 +238,7 @@ class ReferenceEngine:
         symbols = atoms.get_chemical_symbols()
         pos = atoms.get_positions().astype(np.float64)
         n = len(symbols)
-        if probes is not None:
-            probes = np.asarray(probes, dtype=np.float64)
-            if probes.ndim != 3 or probes.shape[1:] != (n, 3):
-                raise InputError(f"probes must have shape (K, {n}, 3), got {probes.shape}")
-            if not np.all(np.isfinite(probes)) or np.any(np.linalg.norm(probes.reshape(len(probes), -1), axis=1) == 0):
-                raise InputError("probes must be finite and non-zero")
+        probes = checked_probes(probes, n)
         timings: dict[str, float] = {}
 
         t0 = time.perf_counter()
@@ -333,11 +284,3 @@ class ReferenceEngine:
             result.probes, result.hvps = probes, hv
             timings["hvp"] = time.perf_counter() - t0
         return result
-
-
-def _progress(iterable, enabled: bool, label: str):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=label, unit="step", leave=False)

@@ -1,7 +1,13 @@
 """The reference method: level of theory, numerical settings and compute backend, validated once.
 
-Defaults reproduce Gaussian 16 ``wB97XD/6-31G(d)`` with its UltraFine grid and tight SCF
-(docs/method.md). Every field is recorded in each output's ``method`` block.
+Two methods, each with its engine (:func:`phl.qm.interface.make_engine`):
+
+- ``wb97x-d`` (default): DFT with PySCF/gpu4pyscf. Defaults reproduce Gaussian 16
+  ``wB97XD/6-31G(d)`` with its UltraFine grid and tight SCF (docs/method.md).
+- ``gfn2-xtb``: GFN2-xTB tight binding with tblite (docs/method.md, "GFN2-xTB"); the DFT fields
+  (functional, basis, grid, SCF tolerances, ...) do not apply to it and are not recorded.
+
+Every field that applies is recorded in each output's ``method`` block, with the method's name.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from phl.errors import InputError
 from phl.qm.basis import gaussian_uses_cartesian_d, normalise_basis_name
 from phl.settings import Settings, setting
 
+ReferenceMethodName = Literal["wb97x-d", "gfn2-xtb"]
 Backend = Literal["auto", "cpu", "gpu"]
 HessianMode = Literal["auto", "analytic", "fd"]
 
@@ -26,6 +33,17 @@ FUNCTIONALS: dict[str, tuple[str, str | None]] = {
     "pbe": ("PBE", None),
     "pbe0": ("PBE0", None),
     "hf": ("HF", None),
+}
+
+
+#: How tables and titles spell each functional.
+FUNCTIONALS_DISPLAY = {
+    "wb97x-d": "wB97X-D",
+    "wb97xd": "wB97X-D",
+    "b3lyp": "B3LYP",
+    "pbe": "PBE",
+    "pbe0": "PBE0",
+    "hf": "HF",
 }
 
 
@@ -64,6 +82,11 @@ class Method(Settings):
 
     what: ClassVar[str] = "method"
 
+    method: ReferenceMethodName = setting(
+        "wb97x-d",
+        "reference method: wb97x-d (DFT with PySCF/gpu4pyscf; the functional option picks the functional) "
+        "or gfn2-xtb (GFN2-xTB tight binding with tblite; the DFT options do not apply)",
+    )
     functional: str = setting(
         "wB97X-D", "functional, dispersion included for wB97X-D; known: " + ", ".join(FUNCTIONALS)
     )
@@ -93,6 +116,16 @@ class Method(Settings):
     fd_step: float = setting(1e-3, "finite-difference step (Å) of FD Hessians and reference HVPs")
     grid_response: bool = setting(True, "XC grid-weight derivatives in gradients (exact derivatives of the energy)")
     max_memory_mb: int = setting(4000, "memory PySCF may use (MB)")
+    xtb_accuracy: float = setting(
+        0.01, "GFN2-xTB: tblite SCC accuracy (smaller is tighter; 0.01 keeps FD Hessians within ~3e-5 Eh/Å²)"
+    )
+    xtb_temperature: float = setting(300.0, "GFN2-xTB: electronic temperature (K) of the Fermi smearing")
+
+    #: the fields each method uses (besides charge and multiplicity); the others are not recorded
+    XTB_FIELDS: ClassVar[tuple[str, ...]] = (
+        "method", "charge", "multiplicity", "max_cycle", "backend", "hessian_mode", "fd_step",
+        "xtb_accuracy", "xtb_temperature",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.functional.lower() not in FUNCTIONALS:
@@ -123,6 +156,31 @@ class Method(Settings):
             raise InputError(f"backend must be auto, cpu or gpu, got {self.backend!r}")
         if self.hessian_mode not in ("auto", "analytic", "fd"):
             raise InputError(f"hessian_mode must be auto, analytic or fd, got {self.hessian_mode!r}")
+        if self.method not in ("wb97x-d", "gfn2-xtb"):
+            raise InputError(f"method must be wb97x-d or gfn2-xtb, got {self.method!r}")
+        if not (self.xtb_accuracy > 0 and self.xtb_temperature >= 0):
+            raise InputError(
+                f"xtb_accuracy must be positive and xtb_temperature >= 0, got {self.xtb_accuracy}, "
+                f"{self.xtb_temperature}"
+            )
+        if self.is_xtb and self.hessian_mode == "analytic":
+            raise InputError(
+                "hessian_mode analytic: tblite has no analytic GFN2-xTB Hessian; use fd (central differences "
+                "of analytic gradients) or auto"
+            )
+        if self.is_xtb and self.backend == "gpu":
+            raise InputError("backend gpu: GFN2-xTB runs on the CPU (tblite); use auto or cpu")
+
+    @property
+    def is_xtb(self) -> bool:
+        return self.method == "gfn2-xtb"
+
+    @property
+    def level_of_theory(self) -> str:
+        """Short name of the level of theory, as tables, figures and data sets name it."""
+        if self.is_xtb:
+            return "GFN2-xTB"
+        return f"{FUNCTIONALS_DISPLAY.get(self.functional.lower(), self.functional)}/{self.basis}"
 
     @property
     def xc(self) -> str:
@@ -145,13 +203,46 @@ class Method(Settings):
         return self.replace(**changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field that applies to this method, plus derived keys (the level of theory; for
+        DFT the xc string, dispersion and d-function convention; for GFN2-xTB the program and
+        its version)."""
         d = super().to_dict()
+        if self.is_xtb:
+            from phl.qm.xtb import tblite_version
+
+            d = {k: d[k] for k in self.XTB_FIELDS}
+            d.update(level_of_theory=self.level_of_theory, program="tblite", program_version=tblite_version())
+            return d
+        for k in ("xtb_accuracy", "xtb_temperature"):
+            d.pop(k)
         d["grid"] = list(self.grid)
-        d.update(xc=self.xc, dispersion=self.dispersion, cartesian_used=self.use_cartesian)
+        d.update(
+            level_of_theory=self.level_of_theory,
+            xc=self.xc,
+            dispersion=self.dispersion,
+            cartesian_used=self.use_cartesian,
+        )
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Method:
         """Build from a mapping; the derived keys that :meth:`to_dict` adds are accepted back."""
-        data = {k: v for k, v in (data or {}).items() if k not in ("xc", "dispersion", "cartesian_used")}
+        data = {k: v for k, v in (data or {}).items() if k not in DERIVED_KEYS}
         return super().from_dict(data)
+
+
+#: keys :meth:`Method.to_dict` adds that are not fields
+DERIVED_KEYS = ("xc", "dispersion", "cartesian_used", "level_of_theory", "program", "program_version")
+
+
+def level_of_theory(method: dict[str, Any] | None) -> str | None:
+    """The level of theory a recorded ``method`` block names (None for an empty block). Records
+    written before phl had two methods are DFT records."""
+    if not method:
+        return None
+    if method.get("level_of_theory"):
+        return str(method["level_of_theory"])
+    if method.get("method") == "gfn2-xtb":
+        return "GFN2-xTB"
+    functional = str(method.get("functional", "wB97X-D"))
+    return f"{FUNCTIONALS_DISPLAY.get(functional.lower(), functional)}/{method.get('basis', '6-31G(d)')}"
