@@ -241,15 +241,18 @@ def add_parsers(sub) -> None:
 
     s = steps.add_parser(
         "import",
-        help="a reaction list (HDF5) from a public reaction set: transition1x, rgd1, grambow",
+        help="a reaction list (HDF5) from a public reaction set (transition1x, rgd1, grambow) or mapped SMILES",
         description="Read a public reaction set, check every reaction (same elements in the same order in "
         "reactant, product and TS; finite coordinates; no overlapping atoms; closed shell; elements the level "
         "of theory covers), apply the selection, and write phl's compact HDF5 reaction list. Each skipped "
         "reaction is listed with its reason in the skipped CSV. See README 'Paper scale' for the files.",
     )
-    s.add_argument("source", choices=("transition1x", "rgd1", "grambow"))
+    s.add_argument("source", choices=("transition1x", "rgd1", "grambow", "smiles"))
     s.add_argument(
-        "inputs", nargs="+", help="transition1x: Transition1x.h5; rgd1: RGD1_CHNO.h5; grambow: wb97xd3.csv [wb97xd3/]"
+        "inputs",
+        nargs="+",
+        help="transition1x: Transition1x.h5; rgd1: RGD1_CHNO.h5; grambow: wb97xd3.csv [wb97xd3/]; "
+        "smiles: a CSV with columns id, smiles (R>>P, every atom mapped) [, charge, multiplicity, class]",
     )
     s.add_argument("--out", required=True, help="reaction list to write (.h5)")
     s.add_argument("--skipped", help="CSV of skipped reactions and reasons (default: OUT without .h5 + .skipped.csv)")

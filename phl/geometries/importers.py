@@ -14,6 +14,8 @@ file that is not in the layout it claims raises :class:`InputError` naming the f
 * **Grambow et al. 2020** (``wb97xd3.csv`` with ``idx, rsmi, psmi, ea, dh`` and the folder
   ``wb97xd3/rxnNNNNNN/{rNNNNNN,pNNNNNN,tsNNNNNN}.log``): the last "Standard Nuclear Orientation"
   of each Q-Chem output, read with cclib.
+* **Atom-mapped reaction SMILES** (a CSV with ``id, smiles`` and optionally ``charge,
+  multiplicity, class``): geometries embedded with RDKit, :mod:`phl.geometries.smiles`.
 
 :func:`import_reactions` then checks every reaction (same elements in the same order, finite
 coordinates, no overlapping atoms, an even electron count (the public sets are neutral closed-shell
@@ -219,10 +221,17 @@ def read_grambow(paths: list[Path], workers: int = 1) -> Iterator[Item]:
         yield from pool.map(one, table["idx"], chunksize=16)
 
 
+def read_smiles(paths: list[Path]) -> Iterator[Item]:
+    from phl.geometries.smiles import read_smiles as read
+
+    return read(paths)
+
+
 READERS: dict[str, Callable[..., Iterator[Item]]] = {
     "transition1x": read_transition1x,
     "rgd1": read_rgd1,
     "grambow": read_grambow,
+    "smiles": read_smiles,
 }
 
 
@@ -273,10 +282,10 @@ class ImportResult:
 
 def covered(method: Method, reaction: Reaction) -> str:
     """Why the level of theory cannot compute this reaction ('' when it can)."""
-    from phl.qm.engine import ReferenceEngine
+    from phl.qm.interface import make_engine
 
     try:
-        ReferenceEngine(method.replace(charge=reaction.charge, multiplicity=reaction.multiplicity)).check(
+        make_engine(method.replace(charge=reaction.charge, multiplicity=reaction.multiplicity)).check(
             reaction.reactant, "reactant"
         )
     except PHLError as exc:

@@ -82,6 +82,11 @@ class GeometrySettings(Settings):
     steps: int = setting(200, "maximum Sella steps of a minimisation or TS search")
     ts_fmax: float = setting(0.01, "force convergence of the TS search (eV/Å)")
     irc_fmax: float = setting(0.05, "force convergence of IRC inner loops (eV/Å)")
+    neb_steps: int = setting(
+        0,
+        "climbing-image NEB steps (FIRE, 7 images) refining the IDPP path before the TS search; 0: the highest IDPP "
+        "image as it is",
+    )
     irc_steps: int = setting(30, "maximum IRC points each way")
     irc_dx: float = setting(0.1, "IRC step (Å amu^½)")
     irc_points: int = setting(4, "IRC structures kept for labelling, evenly spaced (TS and ends excluded)")
@@ -97,7 +102,7 @@ class GeometrySettings(Settings):
         for name in ("steps", "irc_steps"):
             if getattr(self, name) < 1:
                 raise InputError(f"geometry setting {name} must be at least 1, got {getattr(self, name)!r}")
-        for name in ("irc_points", "nms_points", "nms_samples"):
+        for name in ("irc_points", "nms_points", "nms_samples", "neb_steps"):
             if getattr(self, name) < 0:
                 raise InputError(f"geometry setting {name} must be >= 0, got {getattr(self, name)!r}")
 
@@ -195,8 +200,10 @@ class ReactionJob:
         if self.reaction.ts_guess is not None:
             guess, source = self.reaction.ts_guess, "given"
         else:
-            guess = interpolated_guess(atoms_of(inputs["reactant"]), atoms_of(inputs["product"]), self.calc)
-            source = "IDPP interpolation"
+            guess = interpolated_guess(
+                atoms_of(inputs["reactant"]), atoms_of(inputs["product"]), self.calc, climb_steps=s.neb_steps
+            )
+            source = "IDPP interpolation" + (f" + {s.neb_steps} climbing-image NEB steps" if s.neb_steps else "")
         fields_ = self._point(find_transition_state(guess, self.calc, fmax=s.ts_fmax, steps=s.steps), "TS", 1)
         return {**fields_, "guess": source}
 
@@ -210,7 +217,9 @@ class ReactionJob:
         interior = [i for i in range(1, len(result.points) - 1) if i != ts_index]
         return {
             "status": "ok" if connects else "failed",
-            "reason": "" if connects else "IRC end points do not match the bond graphs of reactant and product",
+            "reason": ""
+            if connects
+            else "IRC end points are not reactant and product (bond graphs, up to equivalent atoms)",
             "connects": connects,
             "notes": result.notes,
             "ts_index": ts_index,

@@ -110,7 +110,7 @@ def interpolated_guess(
     with optimizer_failures("IDPP interpolation"):
         neb = NEB(images, climb=climb_steps > 0)
         neb.interpolate("idpp")
-    for image in images[1:-1]:
+    for image in images:  # the NEB also evaluates the end points (their energies)
         image.calc = ReferenceCalculator(engine=calc.engine) if isinstance(calc, ReferenceCalculator) else calc
     if climb_steps:
         with optimizer_failures("climbing-image NEB"):
@@ -178,7 +178,28 @@ def run_irc(
     return IRCResult(path, pos, ends["forward"], ends["reverse"], notes)
 
 
+def same_molecule(a: Atoms, b: Atoms) -> bool:
+    """``a`` and ``b`` have the same bond graph up to a permutation of atoms of one element
+    (networkx isomorphism with element labels): the same molecules, whichever of two equivalent
+    hydrogens moved."""
+    import networkx as nx
+
+    def graph(atoms: Atoms):
+        g = nx.Graph()
+        g.add_nodes_from((i, {"z": int(z)}) for i, z in enumerate(atoms.numbers))
+        g.add_edges_from(bond_graph(atoms))
+        return g
+
+    return nx.is_isomorphic(graph(a), graph(b), node_match=lambda x, y: x["z"] == y["z"])
+
+
 def irc_connects(result: IRCResult, reactant: Atoms, product: Atoms) -> bool:
-    """The two IRC end points have the bond graphs of reactant and product (either way round)."""
-    ends = {bond_graph(result.forward_end.atoms), bond_graph(result.reverse_end.atoms)}
-    return ends == {bond_graph(reactant), bond_graph(product)} and bond_graph(reactant) != bond_graph(product)
+    """The two IRC end points are the reactant and the product (either way round): their bond
+    graphs are those of reactant and product up to a permutation of equivalent atoms (a TS search
+    may move another hydrogen of the same methyl group than the one the atom map names)."""
+    fwd, rev = result.forward_end.atoms, result.reverse_end.atoms
+    if same_molecule(reactant, product):
+        return False
+    return (same_molecule(fwd, reactant) and same_molecule(rev, product)) or (
+        same_molecule(fwd, product) and same_molecule(rev, reactant)
+    )
