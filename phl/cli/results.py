@@ -44,7 +44,10 @@ def cmd_ts_search(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    runs, seeds = args.runs, args.seeds
+    from phl.results.seeds import parse_run_seeds
+
+    runs = args.runs
+    seeds = parse_run_seeds(runs, args.seeds, args.run_seeds)
     check_output_dir(args.out_dir)
     if args.what == "tables":
         from phl.results.tables import write_tables
@@ -86,7 +89,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--evaluations", required=True, help="folder with RUN/seedS.csv from 'phl evaluate'")
     p.add_argument("--training", required=True, help="folder with RUN/seedS/log.csv from 'phl train'")
     p.add_argument("--runs", nargs="+", required=True, help="run names: ef, efh, hvp-onehot-randomized, ...")
-    p.add_argument("--seeds", nargs="+", type=int, required=True)
+    p.add_argument("--seeds", nargs="+", type=int, required=True, help="seeds of every run")
+    p.add_argument(
+        "--run-seeds",
+        nargs="+",
+        metavar="RUN=S,S",
+        help="other seeds for some runs, e.g. efh=0,1,2 (E-F-H epochs cost ~20x an HVP epoch)",
+    )
     p.add_argument("--out-dir", required=True)
     p.add_argument("--reference-summary", help="figures: CSV of 'phl summarize' for the reference-cost figure")
     p.add_argument("--dpi", type=int, default=150, help="figures: PNG resolution (default %(default)s)")

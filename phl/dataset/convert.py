@@ -25,6 +25,7 @@ from phl.errors import InputError
 from phl.io.atomic import atomic_path
 from phl.io.label_shards import Failure, read_shard, shard_keys
 from phl.labels import Label, read_label
+from phl.qm.method import level_of_theory
 from phl.registry import CATEGORIES
 from phl.units import HARTREE_TO_EV
 
@@ -307,4 +308,5 @@ def structure_of_label(label: Label, where: str) -> Structure:
         probe_kinds=label.probe_kinds if label.hvps is not None else None,
         category=label.category or "other",
         reaction=label.reaction,
+        level_of_theory=level_of_theory(label.method),
     ).validate(where)

@@ -51,6 +51,8 @@ class Structure:
     probe_kinds: list[str] | None = None  # kind of each stored probe (PROBE_KINDS); None: unknown
     category: str = "other"
     reaction: str | None = None
+    #: the reference method of the label (phl.qm.method.level_of_theory); None: not recorded
+    level_of_theory: str | None = None
 
     @property
     def n_atoms(self) -> int:
@@ -106,6 +108,12 @@ class Structure:
         return self
 
 
+def _level_attr(h5) -> str | None:
+    value = h5.attrs.get("level_of_theory", "")
+    value = value.decode() if isinstance(value, bytes) else str(value)
+    return value or None
+
+
 class DatasetWriter:
     """Append structures to a new data set (or, with ``append=True``, to a copy of an existing one)
     and publish it atomically on :meth:`close`. Use as a context manager; on an exception nothing
@@ -141,6 +149,8 @@ class DatasetWriter:
                     "hvp/kinds", data=np.full(n_pairs, -1, dtype="int8"), maxshape=(None,), chunks=(16384,)
                 )
             prov = json.loads(self._h5.attrs.get("provenance", "{}"))
+            self._level = _level_attr(self._h5)
+            self._level_known = len(self._h5["structures/energy"]) > 0
             self._reactions = [r.decode() if isinstance(r, bytes) else r for r in self._h5["reactions"][()]]
         else:
             self._h5 = h5py.File(self._tmp, "w")
@@ -148,6 +158,7 @@ class DatasetWriter:
             prov = make_provenance(extra_packages=("h5py",))
             prov["sources"] = []
             self._reactions = []
+            self._level, self._level_known = None, False
         prov.setdefault("sources", []).extend(str(s) for s in sources)
         self._provenance = prov
         self._reaction_index = {r: i for i, r in enumerate(self._reactions)}
@@ -175,6 +186,14 @@ class DatasetWriter:
         h5.attrs["category_names"] = json.dumps(list(CATEGORIES))
 
     def add(self, structure: Structure, where: str = "structure") -> None:
+        level = structure.level_of_theory
+        if not self._level_known:
+            self._level, self._level_known = level, True
+        elif level != self._level:
+            raise InputError(
+                f"{where}: reference method {level or 'not recorded'} differs from the data set's "
+                f"({self._level or 'not recorded'}): labels of two reference methods are never merged into one data set"
+            )
         self._pending.append(structure.validate(where))
         self.n_added += 1
         if len(self._pending) >= self.FLUSH_EVERY:
@@ -253,6 +272,7 @@ class DatasetWriter:
             del h5["reactions"]
         h5.create_dataset("reactions", data=np.array(self._reactions, dtype=object), dtype=h5py.string_dtype())
         h5.attrs["provenance"] = json.dumps(self._provenance)
+        h5.attrs["level_of_theory"] = self._level or ""
         h5.close()
         try:
             os.replace(self._tmp, self.path)
@@ -318,6 +338,8 @@ class Dataset:
         missing += [k for k in ("hessian", "hvp/probes", "hvp/values", "reactions") if k not in h5]
         if missing:
             raise InputError(f"{where}: missing required key(s) {', '.join(missing)}")
+        #: the reference method of every label (None: not recorded, e.g. an imported ANI-layout file)
+        self.level_of_theory = _level_attr(h5)
         self.columns = {k: h5[f"structures/{k}"][()] for k in STRUCTURE_ARRAYS}
         m = len(self.columns["energy"])
         bad = [k for k, v in self.columns.items() if len(v) != m]
@@ -443,6 +465,7 @@ class Dataset:
             probe_kinds=(kinds if None not in (kinds := self.probe_kinds(i)) else None) if pairs else None,
             category=CATEGORIES[int(self.columns["category"][i])],
             reaction=self.reaction_of(i),
+            level_of_theory=self.level_of_theory,
         )
 
     def __iter__(self) -> Iterator[Structure]:

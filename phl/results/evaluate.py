@@ -79,6 +79,7 @@ def evaluate_model(
                     df = (forces[b, :n].detach() - batch.forces[b, :n]).cpu().numpy().ravel() * HARTREE_TO_KCAL_MOL
                     row = {
                         "index": i,
+                        "level_of_theory": ds.level_of_theory or "",
                         "category": str(ds.category_names[i]),
                         "reaction": ds.reaction_of(i) or "",
                         "part": SPLIT_NAMES[int(codes[i])],

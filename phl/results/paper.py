@@ -93,14 +93,23 @@ def comparison_table(ttests: pd.DataFrame, change: pd.DataFrame | None, timings:
     return pd.DataFrame(rows, columns=["what", "run", "property", "group", "paper", "this_run", "unit"])
 
 
-def scale_note(rows: pd.DataFrame, seeds: list[int], logs: pd.DataFrame) -> str:
+def _seed_counts(seeds) -> str:
+    if isinstance(seeds, dict):
+        counts = sorted({len(v) for v in seeds.values()})
+        if len(counts) > 1:
+            return "seeds " + ", ".join(f"{run} {len(v)}" for run, v in seeds.items())
+        return f"{counts[0]} seed(s)"
+    return f"{len(seeds)} seed(s)"
+
+
+def scale_note(rows: pd.DataFrame, seeds, logs: pd.DataFrame) -> str:
     """This run's scale, stated beside the comparison."""
     counts = rows[rows["run"] == rows["run"].iloc[0]].groupby("group")["index"].nunique() if len(rows) else {}
     structures = ", ".join(f"{g} {int(counts.get(g, 0))}" for g in ("RTP", "IRC", "NMS"))
     epochs = logs.groupby(["run", "seed"])["epoch"].max() if len(logs) else pd.Series(dtype=float)
     span = f"{int(epochs.min())}–{int(epochs.max())}" if len(epochs) else "–"
     return (
-        f"This run: evaluated structures {structures}; {len(seeds)} seed(s) per method; {span} epochs. "
+        f"This run: evaluated structures {structures}; {_seed_counts(seeds)} per method; {span} epochs. "
         "The paper: 35,087 RTP (test split), 34,248 IRC, 62,527 NMS structures; 5 seeds per method; "
         f"its values from {paper_results()['source']}."
     )

@@ -180,3 +180,43 @@ def bland_altman_table(per_seed: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFra
             }
         )
     return pd.DataFrame(summary), pd.DataFrame(points)
+
+
+def curvature_ttests(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Each curvature-trained run (HVP regimes, E-F-H) against E-F and each HVP run against E-F-H:
+    paired t-test on the RMSEs of the models both runs have (paired by seed), per property and
+    data set, with the relative change of the mean RMSE (%). Answers "does curvature training
+    cut the error vs E-F" and "does an HVP run match E-F-H"."""
+    from scipy import stats
+
+    runs = list(dict.fromkeys(per_seed["run"]))
+    pairs = [(r, "ef") for r in runs if r != "ef" and "ef" in runs]
+    pairs += [(r, "efh") for r in runs if r.startswith("hvp") and "efh" in runs]
+    out = []
+    for run, versus in pairs:
+        for prop in PROPERTIES:
+            for group in DATASETS:
+                seeds, a, b = paired_rmse(per_seed, run, versus, group, prop)
+                rec = {
+                    "run": run,
+                    "versus": versus,
+                    "property": prop,
+                    "group": group,
+                    "n": len(seeds),
+                    "run_rmse": float(np.mean(a)) if len(a) else np.nan,
+                    "versus_rmse": float(np.mean(b)) if len(b) else np.nan,
+                    "change_percent": float(100 * (np.mean(a) - np.mean(b)) / np.mean(b)) if len(a) else np.nan,
+                    "t": np.nan,
+                    "p_value": np.nan,
+                    "note": "",
+                }
+                if len(seeds) < 2:
+                    rec["note"] = f"a paired t-test needs at least 2 models of each run on the same seeds; {len(seeds)}"
+                elif np.allclose(a - b, (a - b)[0], rtol=0, atol=0):
+                    rec["note"] = "all paired differences are equal: the t statistic is undefined"
+                else:
+                    t, p = stats.ttest_rel(a, b)
+                    rec.update(t=float(t), p_value=float(p))
+                out.append(rec)
+    columns = ["run", "versus", "property", "group", "n", "run_rmse", "versus_rmse", "change_percent", "t"]
+    return pd.DataFrame(out, columns=[*columns, "p_value", "note"])

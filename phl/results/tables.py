@@ -25,7 +25,8 @@ from phl.io.atomic import atomic_write_text
 from phl.registry import GROUPS, group_of, parse_run
 from phl.results.evaluate import metrics
 from phl.results.paper import comparison_table, scale_note
-from phl.results.statistics import paper_layout, rmse_per_seed, ttest_table
+from phl.results.seeds import Seeds, seeds_of
+from phl.results.statistics import curvature_ttests, paper_layout, rmse_per_seed, ttest_table
 from phl.results.ts_search import ts_search_table
 
 METRICS = (
@@ -41,12 +42,22 @@ METRICS = (
 )
 
 
-def load_evaluations(eval_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.DataFrame:
+def level_of_theory_of(rows: pd.DataFrame) -> str | None:
+    """The reference method every evaluation was made against (an error if they differ)."""
+    if "level_of_theory" not in rows.columns:
+        return None
+    levels = sorted({str(v) for v in rows["level_of_theory"].dropna().unique() if str(v)})
+    if len(levels) > 1:
+        raise InputError(f"evaluations against different reference methods: {', '.join(levels)}")
+    return levels[0] if levels else None
+
+
+def load_evaluations(eval_dir: str | Path, runs: list[str], seeds: Seeds) -> pd.DataFrame:
     """All per-structure rows with ``run`` and ``seed`` columns (a missing file is an error)."""
     frames = []
     for run in runs:
         parse_run(run)
-        for seed in seeds:
+        for seed in seeds_of(seeds, run):
             path = Path(eval_dir) / run / f"seed{seed}.csv"
             if not path.is_file():
                 raise InputError(f"{path}: missing evaluation of run {run}, seed {seed}")
@@ -107,10 +118,10 @@ def change_vs_ef(acc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def load_logs(train_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.DataFrame:
+def load_logs(train_dir: str | Path, runs: list[str], seeds: Seeds) -> pd.DataFrame:
     frames = []
     for run in runs:
-        for seed in seeds:
+        for seed in seeds_of(seeds, run):
             path = Path(train_dir) / run / f"seed{seed}" / "log.csv"
             if not path.is_file():
                 raise InputError(f"{path}: missing training log of run {run}, seed {seed}")
@@ -163,7 +174,7 @@ def write_tables(
     eval_dir: str | Path,
     train_dir: str | Path,
     runs: list[str],
-    seeds: list[int],
+    seeds: Seeds,
     out_dir: str | Path,
     ts_dir: str | Path | None = None,
 ) -> dict[str, pd.DataFrame]:
@@ -172,6 +183,7 @@ def write_tables(
     out_dir = Path(out_dir)
     rows = load_evaluations(eval_dir, runs, seeds)
     logs = load_logs(train_dir, runs, seeds)  # read once: timings and the run's scale
+    level = level_of_theory_of(rows)
     per_seed = rmse_per_seed(rows)
     ttests = ttest_table(per_seed)
     tables = {
@@ -179,6 +191,7 @@ def write_tables(
         "timings": timing_table(logs),
         "rmse_per_seed": per_seed,
         "ttests": ttests,
+        "curvature_ttests": curvature_ttests(per_seed),
         "table1_randomized": paper_layout(ttests, "randomized"),
         "table2_fixed": paper_layout(ttests, "fixed"),
     }
@@ -205,13 +218,22 @@ def write_tables(
         "ts_search": "TS search with each model's own Hessian (Sella, order 1) from the reference search's guess: "
         "success rate (one imaginary mode), RMSD to the reference TS (Å), barrier MAE (kcal/mol).",
         "change_vs_ef": "Percentage change of the mean RMSE against E-F (negative: better than E-F).",
+        "curvature_ttests": "Each curvature-trained run against E-F, and each HVP run against E-F-H: paired "
+        "t-test (scipy.stats.ttest_rel) on the RMSEs of the models both runs have, paired by seed; change_percent "
+        "= relative change of the mean RMSE (negative: run better than versus).",
     }
     notes["paper_comparison"] = (
         "Every number the paper publishes beside this run's (Tables 1–2, RMSE changes vs E-F of §4.2 and "
         "Fig. 3b, seconds per epoch of Fig. 4 as ratios to E-F); – where this run has no such quantity. "
         + scale_note(rows, seeds, logs)
     )
+    reference = f"Reference method: {level or 'not recorded'}. "
+    if level and level != "wB97X-D/6-31G(d)":
+        reference += (
+            "The paper's reference is wB97X-D/6-31G(d): compare relative changes (change_vs_ef, the signs and "
+            "p-values of the t-tests), not absolute RMSEs, across levels of theory. "
+        )
     for name, df in tables.items():
         atomic_write_text(out_dir / f"{name}.csv", df.to_csv(index=False))
-        atomic_write_text(out_dir / f"{name}.md", to_markdown(df, name.replace("_", " "), notes[name]))
+        atomic_write_text(out_dir / f"{name}.md", to_markdown(df, name.replace("_", " "), reference + notes[name]))
     return tables

@@ -27,6 +27,7 @@ from phl.geometries.reactions import load_selected, reaction_ids
 from phl.geometries.records import PointRecord, atoms_of, read_record
 from phl.qm.vibrations import harmonic_analysis
 from phl.registry import parse_run
+from phl.results.seeds import seeds_of
 from phl.units import HARTREE_TO_KCAL_MOL
 
 
@@ -105,12 +106,12 @@ def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_di
     )
 
 
-def ts_search_table(ts_dir: str | Path, runs: list[str], seeds: list[int]) -> pd.DataFrame:
+def ts_search_table(ts_dir: str | Path, runs: list[str], seeds) -> pd.DataFrame:
     """Per run: success rate, mean RMSD (Å) and barrier MAE (kcal/mol), mean ± std over seeds."""
     out = []
     for run in runs:
         per_seed = []
-        for seed in seeds:
+        for seed in seeds_of(seeds, run):
             path = Path(ts_dir) / run / f"seed{seed}.csv"
             if not path.is_file():
                 raise InputError(f"{path}: missing TS search of run {run}, seed {seed}")

@@ -77,6 +77,23 @@ LABEL_SHARDS = expand("results/labels/{block}/{chunk}.h5", block=BLOCKS, chunk=C
 # ---- training runs -------------------------------------------------------------------------------
 RUNS = checked("training", lambda: run_names(TRAINING["regimes"], TRAINING["probes"]))
 SEEDS = TRAINING["seeds"]
+# seeds per run: training.seeds, or training.seeds_per_regime[regime] where given (E-F-H is often
+# trained with fewer seeds: its epochs cost ~20x an HVP epoch)
+SEEDS_PER_REGIME = TRAINING.get("seeds_per_regime") or {}
+checked("training.seeds_per_regime", lambda: run_names(list(SEEDS_PER_REGIME), []))
+SEEDS_OF = {run: SEEDS_PER_REGIME.get(parse_run(run).regime, SEEDS) for run in RUNS}
+RUN_SEEDS = [(run, seed) for run in RUNS for seed in SEEDS_OF[run]]
+
+
+def per_run(pattern):
+    """``pattern`` with {run} and {seed} filled in for every trained model."""
+    return [pattern.format(run=run, seed=seed) for run, seed in RUN_SEEDS]
+
+
+def seeds_options():
+    """--seeds and --run-seeds of 'phl results' for SEEDS_OF."""
+    other = [f"{run}={','.join(map(str, s))}" for run, s in SEEDS_OF.items() if s != SEEDS]
+    return f"--seeds {' '.join(map(str, SEEDS))}" + (f" --run-seeds {' '.join(other)}" if other else "")
 
 
 def run_options(run, seed):

@@ -1,5 +1,7 @@
 # Results: evaluation of every trained model, tables, figures (gathered by `snakemake --report`).
 
+# TS searches with every trained model (results.ts_search; needs generated geometries)
+TS_SEARCH = GENERATE and config["results"].get("ts_search", True)
 TABLES = (
     [
         "paper_comparison",
@@ -11,7 +13,8 @@ TABLES = (
         "timings",
     ]
     + (["change_vs_ef"] if "ef" in TRAINING["regimes"] else [])
-    + (["ts_search"] if GENERATE else [])
+    + (["ts_search"] if TS_SEARCH else [])
+    + ["curvature_ttests"]
 )
 FIGURES = ["fig2_validation", "fig3_rmse", "fig4_epoch_time", "bland_altman"] + (
     ["fig5_reference_cost"] if GENERATE else []
@@ -63,9 +66,9 @@ rule ts_search:
 
 rule tables:
     input:
-        expand("results/evaluation/{run}/seed{seed}.csv", run=RUNS, seed=SEEDS),
-        expand("results/training/{run}/seed{seed}/log.csv", run=RUNS, seed=SEEDS),
-        expand("results/ts_search/{run}/seed{seed}.csv", run=RUNS, seed=SEEDS) if GENERATE else [],
+        per_run("results/evaluation/{run}/seed{seed}.csv"),
+        per_run("results/training/{run}/seed{seed}/log.csv"),
+        per_run("results/ts_search/{run}/seed{seed}.csv") if TS_SEARCH else [],
     output:
         csv=[report(f"results/tables/{t}.csv", caption=f"../report/{t}.rst", category="Tables") for t in TABLES],
         md=[f"results/tables/{t}.md" for t in TABLES],
@@ -76,17 +79,17 @@ rule tables:
     params:
         phl=PHL,
         runs=" ".join(RUNS),
-        seeds=" ".join(map(str, SEEDS)),
-        ts="--ts-search results/ts_search" if GENERATE else "",
+        seeds=seeds_options(),
+        ts="--ts-search results/ts_search" if TS_SEARCH else "",
     shell:
         "{params.phl} results tables --evaluations results/evaluation --training results/training "
-        "--runs {params.runs} --seeds {params.seeds} {params.ts} --out-dir results/tables 2>&1 | tee {log}"
+        "--runs {params.runs} {params.seeds} {params.ts} --out-dir results/tables 2>&1 | tee {log}"
 
 
 rule figures:
     input:
-        evaluations=expand("results/evaluation/{run}/seed{seed}.csv", run=RUNS, seed=SEEDS),
-        logs=expand("results/training/{run}/seed{seed}/log.csv", run=RUNS, seed=SEEDS),
+        evaluations=per_run("results/evaluation/{run}/seed{seed}.csv"),
+        logs=per_run("results/training/{run}/seed{seed}/log.csv"),
         reference=["results/reference_summary.csv"] if GENERATE else [],
     output:
         png=[report(f"results/figures/{f}.png", caption=f"../report/{f}.rst", category="Figures") for f in FIGURES],
@@ -101,10 +104,10 @@ rule figures:
     params:
         phl=PHL,
         runs=" ".join(RUNS),
-        seeds=" ".join(map(str, SEEDS)),
+        seeds=seeds_options(),
         reference="--reference-summary results/reference_summary.csv" if GENERATE else "",
         dpi=config["results"]["figure_dpi"],
     shell:
         "{params.phl} results figures --evaluations results/evaluation --training results/training "
-        "--runs {params.runs} --seeds {params.seeds} {params.reference} --dpi {params.dpi} "
+        "--runs {params.runs} {params.seeds} {params.reference} --dpi {params.dpi} "
         "--out-dir results/figures 2>&1 | tee {log}"
