@@ -174,7 +174,8 @@ class Settings:
             flag = "--" + f.name.replace("_", "-")
             default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
             shown = _format_value(f, default)
-            helptext = f"{f.metadata.get('help', '')} (default {shown})".strip()
+            # argparse %-formats help texts: a literal % ("2.2 %") must be doubled
+            helptext = f"{f.metadata.get('help', '')} (default {shown})".strip().replace("%", "%%")
             _, tp = _is_optional(hints[f.name])
             kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": helptext}
             if tp is bool and f.metadata.get("parse") is None:

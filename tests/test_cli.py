@@ -112,3 +112,21 @@ def test_optimize_writes_a_minimum(tmp_path):
     assert np.shape(d["positions"]) == (3, 3) and d["symbols"] == ["O", "H", "H"] and d["energy"] < -74
     pos = np.asarray(d["positions"])
     assert abs(np.linalg.norm(pos[1] - pos[0]) - np.linalg.norm(pos[2] - pos[0])) < 1e-3  # symmetric minimum
+
+
+def test_every_command_prints_its_help():
+    """--help of every command and subcommand formats (argparse %-formats help texts)."""
+    import argparse
+
+    from phl.cli import build_parser
+
+    def walk(parser, name):
+        parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, p in action.choices.items():
+                    yield from walk(p, f"{name} {sub}")
+        yield name
+
+    names = list(walk(build_parser(), "phl"))
+    assert "phl batch geometries" in names and "phl reaction import" in names

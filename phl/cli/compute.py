@@ -127,7 +127,10 @@ def add_parsers(sub) -> None:
     p = sub.add_parser(
         "compute",
         help="energy, forces, Hessian and reference HVPs of one geometry",
-        description="Reference calculation at wB97X-D/6-31G(d) (Gaussian-exact) by default. Units: Eh, Eh/Å, Eh/Å².",
+        description=(
+            "Reference calculation at wB97X-D/6-31G(d) (Gaussian-exact) by default, GFN2-xTB (tblite) with "
+            "--method gfn2-xtb. Units: Eh, Eh/Å, Eh/Å²."
+        ),
     )
     p.add_argument("geometry", help="XYZ file (Å), or a structures.json of 'phl reaction collect' with --index")
     p.add_argument(

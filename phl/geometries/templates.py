@@ -52,7 +52,10 @@ def mapped_reactions(template: str, substrates: list[str], limit: int = 2) -> li
     reactant = Chem.Mol(combined)
     for atom in reactant.GetAtoms():
         atom.SetAtomMapNum(atom.GetIdx() + 1)
-    out, seen = [], set()
+    # a degenerate rearrangement (product = reactant up to equivalent atoms, e.g. propene's 1,3-H
+    # shift) is never kept: its IRC end points cannot show that the TS belongs to the reaction
+    seen = {Chem.MolToSmiles(Chem.RemoveHs(_unmapped(reactant)), isomericSmiles=False)}
+    out = []
     for products in rxn.RunReactants(tuple(mols)):
         pieces = []
         try:
@@ -69,7 +72,7 @@ def mapped_reactions(template: str, substrates: list[str], limit: int = 2) -> li
         product = pieces[0]
         for p in pieces[1:]:
             product = Chem.CombineMols(product, p)
-        key = Chem.MolToSmiles(Chem.RemoveHs(_unmapped(product)))
+        key = Chem.MolToSmiles(Chem.RemoveHs(_unmapped(product)), isomericSmiles=False)
         if key in seen:
             continue
         seen.add(key)
