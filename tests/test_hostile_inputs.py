@@ -431,7 +431,7 @@ def test_unexpected_error_prints_one_line_and_writes_a_report(files, capsys, mon
     def bug(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("phl.labels.summarize_labels", bug)
+    monkeypatch.setattr("phl.io.label_summary.summarize_labels", bug)
     rc, _, err = run_cli(["summarize", str(files["label"]), "--out", str(files["dir"] / "never.csv")], capsys)
     lines = err.strip().splitlines()
     assert rc == 1 and len(lines) == 1 and "unexpected ZeroDivisionError: a bug" in lines[0] and "--debug" in lines[0]

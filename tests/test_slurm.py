@@ -140,7 +140,7 @@ def test_paper_configuration_plans_batched_jobs_through_the_slurm_profile(repo_r
     missing = plan()
     out = missing.stdout + missing.stderr
     assert missing.returncode != 0 and "resources/reactions/grambow.h5: no such reaction list" in out, out[-2000:]
-    (work / "resources" / "reactions").mkdir()
+    (work / "resources" / "reactions").mkdir(parents=True, exist_ok=True)  # the science list ships there
     synthetic_reaction_list(work / "resources" / "reactions" / "grambow.h5", 1000)
     proc = plan()
     out = proc.stdout + proc.stderr

@@ -116,7 +116,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 def cmd_summarize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from phl.labels import label_files, summarize_labels
+    from phl.io.label_summary import label_files, summarize_labels
 
     check_output_path(args.out, "table")
     summarize_labels(label_files(args.labels, args.allow_empty), Path(args.out))
