@@ -104,6 +104,104 @@ def test_a_killed_chunk_resumes_and_recomputes_nothing(tmp_path, monkeypatch, ca
     assert {i: shard.labels[i].provenance["created_utc"] for i in (0, 1)} == created
 
 
+def _arrays(label):
+    return [label.energy, label.forces, label.hessian, label.probes, label.hvps]
+
+
+def test_molecules_in_flight_give_the_labels_of_one_at_a_time(tmp_path, capsys):
+    """Two worker processes: the same labels (every array) as one at a time, in block order, the
+    refused structure recorded with its reason and kept out."""
+    structures = [_water("a"), _water("b", 0.02, ("O", "H", "Og")), _water("c", -0.02), _water("d", 0.01)]
+    geo = _geometries(tmp_path, {"w": structures})
+    one, two = tmp_path / "one.h5", tmp_path / "two.h5"
+    hess = ["--hessian", "--hessian-mode", "analytic"]
+    assert main([*_labels_cmd(geo, one), *hess]) == 0
+    assert main([*_labels_cmd(geo, two), *hess, "--molecules-in-flight", "2"]) == 0
+    assert "4 structures (3 computed, 0 from an earlier run, 1 failed)" in capsys.readouterr().out
+    a, b = read_shard(one), read_shard(two)
+    assert [lb.name for lb in b.labels] == [lb.name for lb in a.labels] == ["a", "c", "d"]
+    assert [(f.name, f.index) for f in b.failures] == [("b", 1)] and b.failures[0].reason == a.failures[0].reason
+    for x, y in zip(a.labels, b.labels):
+        for u, v in zip(_arrays(x), _arrays(y)):
+            np.testing.assert_allclose(v, u, rtol=0, atol=1e-9)
+        assert y.provenance["label_settings"] == x.provenance["label_settings"]
+
+
+def test_a_killed_job_with_molecules_in_flight_resumes(tmp_path):
+    """SIGINT to a job with two workers once two labels are written: the rerun computes only
+    the rest, and the finished labels keep their original timestamps."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    geo = _geometries(tmp_path, {"w": [_water(n, 0.01 * k) for k, n in enumerate("abcdef")]})
+    out = tmp_path / "0.h5"
+    cmd = [sys.executable, "-m", "phl", *_labels_cmd(geo, out), "--hessian", "--molecules-in-flight", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    parts = tmp_path / "0.h5.parts"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and len(list(parts.glob("w.*.json"))) < 2:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert proc.returncode != 0 and not out.exists()
+    kept = {p.name: json.loads(p.read_text())["provenance"]["created_utc"] for p in parts.glob("w.*.json")}
+    assert 2 <= len(kept) < 6
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"6 structures ({6 - len(kept)} computed, {len(kept)} from an earlier run, 0 failed)" in again.stdout
+    shard = read_shard(out)
+    assert [lb.name for lb in shard.labels] == list("abcdef")
+    for label in shard.labels:
+        name = f"w.{label.provenance['index']}.json"
+        if name in kept:
+            assert label.provenance["created_utc"] == kept[name]
+
+
+def test_out_of_memory_is_retried_with_fewer_molecules_in_flight(monkeypatch):
+    """A molecule out of memory with 4 in flight is tried again with 2, then 1; at 1 it is
+    recorded as failed with its reason; a molecule that fits is written once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import phl.batch.labels as batch_labels
+    from phl.batch.labels import LabelJob, Outcome, compute_concurrently, out_of_memory
+    from phl.labels import LabelSettings
+    from phl.qm.method import Method
+
+    assert out_of_memory(MemoryError()) and not out_of_memory(ValueError())
+    assert out_of_memory(type("OutOfMemoryError", (RuntimeError,), {})())
+    tried: list[tuple[str, int]] = []
+    rounds: list[int] = []
+
+    def work(job):
+        tried.append((job.meta["name"], rounds[-1]))
+        if job.meta["name"] == "big" or (job.meta["name"] == "medium" and rounds[-1] > 2):
+            return Outcome(reason="OutOfMemoryError: out of memory allocating", out_of_memory=True)
+        return Outcome(label={"name": job.meta["name"]})
+
+    def pool(n):
+        rounds.append(n)
+        return ThreadPoolExecutor(n)
+
+    monkeypatch.setattr(batch_labels, "_work", work)
+    jobs = [LabelJob("r", i, None, {"name": name}, "") for i, name in enumerate(["small", "big", "medium"])]
+    written = []
+    compute_concurrently(jobs, 4, Method(), LabelSettings(), lambda job, o: written.append((job.meta["name"], o)), pool)
+    assert rounds == [4, 2, 1]
+    assert sorted(tried) == sorted([("small", 4), ("big", 4), ("medium", 4), ("big", 2), ("medium", 2), ("big", 1)])
+    assert [name for name, _ in written] == ["small", "medium", "big"]
+    assert written[-1][1].label is None and "out of memory" in written[-1][1].reason
+
+
+def test_molecules_in_flight_must_be_positive(tmp_path):
+    geo = _geometries(tmp_path, {"w": [_water("a")]})
+    assert main([*_labels_cmd(geo, tmp_path / "0.h5"), "--molecules-in-flight", "0"]) == 2
+    assert not (tmp_path / "0.h5").exists() and not (tmp_path / "0.h5.parts").exists()
+
+
 def test_chunks_partition_a_block_round_robin(tmp_path):
     geo = _geometries(tmp_path, {"r1": [_water("a"), _water("b")], "r2": [_water("c"), _water("d"), _water("e")]})
     from phl.batch.labels import block_structures

@@ -143,6 +143,23 @@ def test_backend_selection_logic():
         resolve_backend("gpu", zero, yes)
     with pytest.raises(InputError, match="gpu4pyscf is not installed"):
         resolve_backend("gpu", one, no)
+    # CuPy built for CUDA 13 on a CUDA 12 driver: one line with CuPy's complaint and the fix
+    mismatch = lambda: "CUDARuntimeError: cudaErrorInsufficientDriver: CUDA driver version is insufficient"  # noqa: E731
+    with pytest.raises(InputError, match=r"cannot use the CUDA driver \(CUDARuntimeError.*gpu-cuda13") as err:
+        resolve_backend("gpu", zero, yes, mismatch)
+    assert "\n" not in str(err.value)
+    assert resolve_backend("auto", zero, yes, mismatch) == "cpu"  # auto: the CPU, with a warning
+
+
+def test_a_gpu4pyscf_that_cannot_load_is_one_line_naming_the_fix():
+    from phl.qm.backend import gpu_scf
+
+    class Broken:
+        def to_gpu(self):
+            raise ImportError("libcublas.so.13: cannot open shared object file: No such file or directory")
+
+    with pytest.raises(InputError, match=r"gpu4pyscf cannot be loaded \(libcublas.so.13.*'.\[gpu\]' for CUDA 12"):
+        gpu_scf(Broken())
     assert resolve_hessian_mode("auto", "gpu") == "analytic"
     assert resolve_hessian_mode("auto", "cpu") == "fd"
     assert resolve_hessian_mode("analytic", "cpu") == "analytic"

@@ -192,3 +192,52 @@ def test_jobs_run_with_the_python_that_runs_snakemake(workdir):
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert json.loads((workdir / target).read_text())["method"]["basis"] == "sto-3g"
+
+
+TINY_SCIENCE = """\
+geometries:
+  reactions: tiny.h5
+  sampling: {irc_reactions: null, nms_reactions: 1, subset_seed: 0}
+  settings: {irc_steps: 6, irc_points: 3, nms_points: 1, nms_samples: 2}
+batching: {reactions_per_job: 1, label_jobs_per_block: 1}
+labels: {hvp: 2}
+training:
+  seeds: [0]
+  seeds_per_regime: {efh: [0]}
+  settings: {max_epochs: 3, batch_size: 4}
+"""
+
+
+@pytest.mark.slow
+def test_science_configuration_runs_gfn2_xtb_end_to_end(workdir, repo_root):
+    """config/science.yaml, scaled to two reactions imported from the shipped mapped SMILES: GFN2-xTB
+    geometries, labels, all regimes and the tables, every output naming GFN2-xTB, none ωB97X-D."""
+    shutil.copytree(repo_root / "config", workdir / "config")
+    imp = subprocess.run(
+        ["phl", "reaction", "import", "smiles", "resources/reactions/science.csv", "--method", "gfn2-xtb"]
+        + ["--ids", "keto-enol-00,h-shift-12-02", "--out", "tiny.h5"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
+    assert imp.returncode == 0, imp.stderr
+    (workdir / "tiny.yaml").write_text(TINY_SCIENCE)
+    run = _snakemake(workdir, "--configfile", "config/science.yaml", "tiny.yaml")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    results = workdir / "results"
+    summary = pd.read_csv(results / "geometries" / "summary.csv").set_index("reaction")
+    assert (summary["status"] == "ok").all() and (summary["n_IRC"] == 3).all()
+    assert summary["n_NMS"].sum() == 2  # NMS on one of the two reactions
+    shards = _shard_labels(results / "labels")
+    assert len(shards) == int(summary[["n_RTP", "n_IRC", "n_NMS"]].sum().sum())
+    for label in shards.values():
+        assert label.method["method"] == "gfn2-xtb" and label.hessian is not None and len(label.hvps) == 2
+    from phl.dataset.store import Dataset
+
+    with Dataset.open(results / "dataset" / "dataset.h5") as data:
+        assert data.level_of_theory == "GFN2-xTB"
+    acc = pd.read_csv(results / "tables" / "accuracy.csv")
+    assert len(set(acc["run"])) == 6
+    for table in ("accuracy", "table1_randomized", "change_vs_ef", "curvature_ttests", "paper_comparison"):
+        text = (results / "tables" / f"{table}.md").read_text()
+        assert "Reference method: GFN2-xTB." in text and "compare relative changes" in text, table

@@ -30,9 +30,15 @@ class Batching(Settings):
     label_jobs_per_block: int = setting(
         8, "label jobs per block; job c labels structures c, c+n, c+2n, ... of the block"
     )
+    molecules_in_flight: int = setting(
+        1,
+        "molecules one label job computes at once, each in its own worker process (sharing the job's GPU, "
+        "or its CPU cores: each worker gets threads/molecules_in_flight of them); 1: one at a time, in the "
+        "job's own process",
+    )
 
     def __post_init__(self) -> None:
-        for name in ("reactions_per_job", "label_jobs_per_block"):
+        for name in ("reactions_per_job", "label_jobs_per_block", "molecules_in_flight"):
             if getattr(self, name) < 1:
                 raise InputError(f"batching option {name} must be at least 1, got {getattr(self, name)}")
 

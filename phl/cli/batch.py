@@ -45,7 +45,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if not 0 <= args.chunk < batching.label_jobs_per_block:
         raise InputError(f"--chunk must be in 0..{batching.label_jobs_per_block - 1}, got {args.chunk}")
     items = chunk(block_structures(args.block_table, args.geometries), args.chunk, batching.label_jobs_per_block)
-    computed, reused, failed = run_chunk(items, args.geometries, method, labels, args.out, progress=not args.quiet)
+    computed, reused, failed = run_chunk(
+        items,
+        args.geometries,
+        method,
+        labels,
+        args.out,
+        progress=not args.quiet,
+        in_flight=batching.molecules_in_flight,
+    )
     print(f"{args.out}: {len(items)} structures ({computed} computed, {reused} from an earlier run, {failed} failed)")
     return 0
 
@@ -69,7 +77,7 @@ def add_parsers(sub) -> None:
     a.add_argument("--dir", required=True, help="folder of the records: DIR/REACTION/STEP.json")
     a.add_argument("--out", required=True, help="block table (CSV) to write: one row per reaction")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    Batching.add_arguments(a.add_argument_group("batching"), exclude=("label_jobs_per_block",))
+    Batching.add_arguments(a.add_argument_group("batching"), exclude=("label_jobs_per_block", "molecules_in_flight"))
     SamplingDesign.add_arguments(a.add_argument_group("sampling design"))
     add_method_options(a)
     GeometrySettings.add_arguments(a.add_argument_group("geometry settings"))

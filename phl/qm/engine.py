@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from phl.checks import check_charge_multiplicity, validate_atoms
 from phl.errors import InputError, SCFConvergenceError
 from phl.provenance import provenance
-from phl.qm.backend import resolve_backend, resolve_hessian_mode
+from phl.qm.backend import gpu_scf, resolve_backend, resolve_hessian_mode
 from phl.qm.basis import check_basis_for_molecule, load_basis
 from phl.qm.dispersion import check_elements, chg_dispersion
 from phl.qm.interface import ReferenceResult, SCFInfo, checked_probes, progress
@@ -127,7 +127,7 @@ class ReferenceEngine:
         mf.max_memory = m.max_memory_mb
         mf.verbose = 0
         if self.backend == "gpu":
-            mf = mf.to_gpu()
+            mf = gpu_scf(mf)
         return mf
 
     def run_scf(self, symbols: list[str], positions: NDArray[np.float64], dm0: Any = None):

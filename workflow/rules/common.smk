@@ -28,7 +28,7 @@ from phl.training.config import TrainConfig
 CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 PYTHON = "python" if CONDA else shlex.quote(sys.executable)
 PHL = f"{PYTHON} -c 'import sys; sys.path.insert(0, {json.dumps(str(workflow.basedir))}); from phl.cli import main; sys.exit(main())'"
-CONDA_ENV = f"../../envs/{config['conda_env']}.yaml"  # phl (CPU) or phl-gpu, for --sdm conda
+CONDA_ENV = f"../../envs/{config['conda_env']}.yaml"  # phl (CPU), phl-gpu (CUDA 12) or phl-gpu-cuda13, for --sdm conda
 
 
 def checked(name, build):

@@ -12,13 +12,20 @@ rule label_chunk:
         "logs/labels/{block}/{chunk}.log",
     conda:
         CONDA_ENV
-    threads: 1
+    threads: BATCHING.molecules_in_flight  # one CPU core per molecule in flight (its worker's host work)
     resources:
-        mem_mb=4000,
+        mem_mb=4000 * BATCHING.molecules_in_flight,
         runtime=720,
     params:
         phl=PHL,
-        options=" ".join([METHOD.to_cli(), LABELS.to_cli(), f"--label-jobs-per-block {BATCHING.label_jobs_per_block}"]),
+        options=" ".join(
+            [
+                METHOD.to_cli(),
+                LABELS.to_cli(),
+                f"--label-jobs-per-block {BATCHING.label_jobs_per_block}",
+                f"--molecules-in-flight {BATCHING.molecules_in_flight}",
+            ]
+        ),
     shell:
         "OMP_NUM_THREADS={threads} {params.phl} batch labels {input} --geometries results/geometries "
         "--chunk {wildcards.chunk} --out {output} {params.options} -q > {log} 2>&1"
