@@ -16,8 +16,10 @@ so start-up weighs less there than here: ``first_label_s`` shows it).
 Kinds: ``ef`` (energy, forces), ``efh`` (+ Hessian), ``ef_hvp`` (+ K reference HVPs, the HVP
 regimes' label: no Hessian), ``paper`` (what config/paper.yaml asks: Hessian and its HVPs).
 CSV columns: backend, device, level, natoms, kind, in_flight, labels, wall_s, first_label_s,
-labels_per_hour, and for the ``paper`` kind at each size the device hours for the labels the
-paper configuration expects (``phl reaction plan`` on 12,000 reactions).
+labels_per_hour, mean_<step>_s (seconds of each step per label as the labels record them: SCF,
+gradient, Hessian, HVPs; with M > 1 these overlap), and for the ``paper`` kind at each size the
+device hours for the labels the paper configuration expects (``phl reaction plan`` on 12,000
+reactions).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from phl.batch.labels import run_chunk  # noqa: E402
+from phl.io.label_shards import read_shard  # noqa: E402
 from phl.labels import LabelSettings  # noqa: E402
 from phl.qm.engine import ReferenceEngine  # noqa: E402
 from phl.qm.method import Method  # noqa: E402
@@ -122,6 +125,8 @@ def measure(method: Method, atoms, kind: str, settings: LabelSettings, in_flight
         computed, _, failed = run_chunk(items, tmp, method, settings, Path(tmp) / "out.h5", in_flight=in_flight)
         wall = time.perf_counter() - start
         first.setdefault("s", wall)
+        # where each label's time went (seconds of each step, as the label records them)
+        steps = pd.DataFrame([lb.provenance.get("wall_seconds", {}) for lb in read_shard(Path(tmp) / "out.h5").labels])
     if failed:
         raise SystemExit(f"{failed} of {n} labels failed ({kind}, {len(atoms)} atoms): see the log above")
     return {
@@ -132,6 +137,7 @@ def measure(method: Method, atoms, kind: str, settings: LabelSettings, in_flight
         "wall_s": round(wall, 2),
         "first_label_s": round(first["s"], 2),
         "labels_per_hour": round(computed / wall * 3600, 1),
+        **{f"mean_{step}_s": round(float(steps[step].mean()), 2) for step in steps.columns},
     }
 
 

@@ -11,8 +11,9 @@ separately as ``first_epoch_sec``.
 
     python benchmarks/train_cost.py --quick --out train_cost.csv     # sizes 6, 10, 14; 2 batches/epoch
     python benchmarks/train_cost.py --out train_cost.csv             # sizes 6, 10, 14, 20; 4 batches
+    python benchmarks/train_cost.py --sizes 14 --device cuda --out train_cost_gpu.csv   # on a GPU
 
-CSV columns: regime, natoms (mean atoms per structure), structures, sec_per_epoch,
+CSV columns: regime, natoms (mean atoms per structure), structures, sec_per_epoch, sec_per_step, device,
 first_epoch_sec, peak_mem_mb, matmul_gflop_per_batch and other_gb_per_batch (the work of one
 step, counted op by op: matrix-multiply GFLOP and GB written by all other ops), plus per size the
 ratios hvp/ef (time, memory, matmul work, other work) and efh/hvp.
@@ -58,7 +59,7 @@ def count_work(trainer) -> dict[str, float]:
     return {"matmul_gflop_per_batch": count.flops / 1e9, "other_gb_per_batch": count.written / 1e9}
 
 
-def worker(regime: str, data: str, batch_size: int, epochs: int) -> None:
+def worker(regime: str, data: str, batch_size: int, epochs: int, device: str) -> None:
     import numpy as np
 
     from phl.dataset import Dataset
@@ -66,7 +67,7 @@ def worker(regime: str, data: str, batch_size: int, epochs: int) -> None:
     from phl.training.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as out:
-        cfg = TrainConfig(regime=regime, max_epochs=epochs, batch_size=batch_size, split="all")
+        cfg = TrainConfig(regime=regime, max_epochs=epochs, batch_size=batch_size, split="all", device=device)
         trainer = Trainer(cfg, data, out)
         summary = trainer.run()
         steady = trainer.history[1:] or trainer.history
@@ -79,6 +80,7 @@ def worker(regime: str, data: str, batch_size: int, epochs: int) -> None:
                     "natoms": natoms,
                     "structures": len(trainer.train_idx),
                     "sec_per_epoch": float(np.mean([r["seconds"] for r in steady])),
+                    "sec_per_step": float(np.mean([r["seconds"] for r in steady])) / len(trainer.loader),
                     "first_epoch_sec": trainer.history[0]["seconds"],
                     "epochs": len(trainer.history),
                     "peak_mem_mb": max(r["peak_mem_mb"] for r in trainer.history),
@@ -111,10 +113,11 @@ def main(argv=None) -> int:
     p.add_argument("--batches", type=int, help="batches per epoch (default 2 with --quick, else 4)")
     p.add_argument("--epochs", type=int, default=3, help="epochs per regime; all but the first are timed (default 3)")
     p.add_argument("--regimes", nargs="+", choices=REGIMES, default=list(REGIMES))
+    p.add_argument("--device", default="auto", help="auto (CUDA where present), cpu, cuda or cuda:N")
     p.add_argument("--worker", nargs=2, metavar=("REGIME", "DATA"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        worker(args.worker[0], args.worker[1], args.batch_size, args.epochs)
+        worker(args.worker[0], args.worker[1], args.batch_size, args.epochs, args.device)
         return 0
     if not args.out:
         p.error("--out is required")
@@ -141,6 +144,8 @@ def main(argv=None) -> int:
                         str(args.batch_size),
                         "--epochs",
                         str(args.epochs),
+                        "--device",
+                        args.device,
                     ],
                     capture_output=True,
                     text=True,
