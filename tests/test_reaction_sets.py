@@ -124,6 +124,10 @@ def test_selection_options(tmp_path, capsys):
     assert main(["reaction", "import", "rgd1", str(path), "--out", str(tmp_path / "x.h5"), "--ids", "nope", "-q"]) == 2
     assert "--ids: 1 id(s) not in the input, e.g. 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
+    # a list longer than a file name may be (255 bytes) is read as ids, not as a path
+    many = ",".join(["hcn_hnc", *(f"missing-reaction-{k:03d}" for k in range(20))])
+    assert main(["reaction", "import", "rgd1", str(path), "--out", str(tmp_path / "x.h5"), "--ids", many, "-q"]) == 2
+    assert "--ids: 20 id(s) not in the input" in capsys.readouterr().err
 
 
 def test_an_element_the_level_of_theory_lacks_is_skipped(tmp_path):

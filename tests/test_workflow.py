@@ -215,7 +215,7 @@ def test_science_configuration_runs_gfn2_xtb_end_to_end(workdir, repo_root):
     shutil.copytree(repo_root / "config", workdir / "config")
     imp = subprocess.run(
         ["phl", "reaction", "import", "smiles", "resources/reactions/science.csv", "--method", "gfn2-xtb"]
-        + ["--ids", "keto-enol-00,h-shift-12-02", "--out", "tiny.h5"],
+        + ["--ids", "keto-enol-00,cyanide-isocyanide-00", "--out", "tiny.h5"],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -234,7 +234,7 @@ def test_science_configuration_runs_gfn2_xtb_end_to_end(workdir, repo_root):
         assert label.method["method"] == "gfn2-xtb" and label.hessian is not None and len(label.hvps) == 2
     from phl.dataset.store import Dataset
 
-    with Dataset.open(results / "dataset" / "dataset.h5") as data:
+    with Dataset(results / "dataset" / "dataset.h5") as data:
         assert data.level_of_theory == "GFN2-xTB"
     acc = pd.read_csv(results / "tables" / "accuracy.csv")
     assert len(set(acc["run"])) == 6

@@ -103,7 +103,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     ids = None
     if args.ids:
         path = Path(args.ids)
-        text = path.read_text() if path.is_file() else args.ids.replace(",", " ")
+        try:
+            is_file = path.is_file()
+        except OSError:  # a long comma-separated list is no file name (ENAMETOOLONG)
+            is_file = False
+        text = path.read_text() if is_file else args.ids.replace(",", " ")
         ids = tuple(text.split())
         if not ids:
             raise InputError(f"--ids {args.ids}: no id given")
