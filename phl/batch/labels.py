@@ -237,18 +237,24 @@ def compute_concurrently(
     pending = list(jobs)
     while pending:
         retry: list[LabelJob] = []
-        with _threads_per_worker(in_flight), pool(in_flight) as executor:
-            futures = {executor.submit(_work, job): job for job in pending}
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    outcome = future.result()
-                except BrokenExecutor as exc:  # a worker was killed (e.g. by the kernel's OOM killer)
-                    outcome = Outcome(reason=_reason(exc), method=method.to_dict(), out_of_memory=True)
-                if outcome.out_of_memory and in_flight > 1:
-                    retry.append(job)
-                else:
-                    write(job, outcome)
+        with _threads_per_worker(in_flight):  # workers start at the first submissions and read it then
+            executor = pool(in_flight)
+            try:
+                futures = {executor.submit(_work, job): job for job in pending}
+                for future in as_completed(futures):
+                    job = futures[future]
+                    try:
+                        outcome = future.result()
+                    except BrokenExecutor as exc:  # a worker was killed (e.g. by the kernel's OOM killer)
+                        outcome = Outcome(reason=_reason(exc), method=method.to_dict(), out_of_memory=True)
+                    if outcome.out_of_memory and in_flight > 1:
+                        retry.append(job)
+                    else:
+                        write(job, outcome)
+            except BaseException:  # interrupted or killed: stop the workers now, not after the queue
+                _stop(executor)
+                raise
+            executor.shutdown(wait=True)
         if retry:
             log.warning(
                 "%d structure(s) ran out of memory with %d molecules in flight; trying them with %d",
@@ -257,6 +263,14 @@ def compute_concurrently(
                 max(1, in_flight // 2),
             )
         pending, in_flight = retry, max(1, in_flight // 2)
+
+
+def _stop(executor: Executor) -> None:
+    """Cancel the queued molecules and end the workers' current ones (an interrupted job keeps
+    the labels it has written; the rerun computes the rest)."""
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def _process_pool(n: int, method: Method, settings: LabelSettings) -> Executor:
