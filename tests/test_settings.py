@@ -25,7 +25,10 @@ COMMANDS = {
     Batching: ["batch geometries", "batch labels"],
     TrainConfig: ["train"],
 }
-PARTIAL = {("batch geometries", Batching): {"label_jobs_per_block"}, ("batch labels", Batching): {"reactions_per_job"}}
+PARTIAL = {
+    ("batch geometries", Batching): {"label_jobs_per_block", "molecules_in_flight"},
+    ("batch labels", Batching): {"reactions_per_job"},
+}
 
 
 def _subparser(command: str) -> argparse.ArgumentParser:
