@@ -61,10 +61,6 @@ def block_structures(block_table: str | Path, geometries: str | Path) -> list[tu
     return items
 
 
-def _part_name(reaction: str, index: int) -> str:
-    return f"{reaction}.{index}"
-
-
 def _matches(data: dict[str, Any], method: dict, settings: dict) -> bool:
     own = {k: v for k, v in data.get("method", {}).items() if k not in ("charge", "multiplicity")}
     return own == method and data.get("provenance", {}).get("label_settings") == settings
@@ -85,9 +81,8 @@ def run_chunk(
     (spawned, so each has its own CUDA context where the engine uses a GPU); the parts are written
     by this process as the workers finish them, so a killed job keeps every finished label. A
     molecule that runs out of memory (host or GPU) is tried again with half as many molecules in
-    flight, down to one at a time; only then is it recorded as failed."""
-    if in_flight < 1:
-        raise InputError(f"molecules in flight must be at least 1, got {in_flight}")
+    flight, down to one at a time; only then is it recorded as failed. ``in_flight`` is
+    validated with the other batching settings (:class:`phl.batch.blocks.Batching`)."""
     out = check_output_path(out, "label shard")
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
@@ -149,7 +144,7 @@ def run_chunk(
 
 
 def _part_paths(parts: Path, reaction: str, index: int) -> tuple[Path, Path]:
-    name = _part_name(reaction, index)
+    name = f"{reaction}.{index}"
     return parts / f"{name}.json", parts / f"{name}.failed.json"
 
 
