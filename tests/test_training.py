@@ -157,6 +157,80 @@ def test_short_training_of_every_regime(tmp_path, teacher, regime, probes):
     assert isinstance(model, ANIModel) and json.loads((tmp_path / "run" / "final.json").read_text())["best_epoch"]
 
 
+def _plain_step_terms(trainer, batch, generator):
+    """The training step as written before size groups and vmap Hessians: one padded batch, the
+    model Hessian one product at a time, probes drawn for the batch (the reference for the
+    equivalence test below)."""
+    cfg = trainer.cfg
+    energy, forces, coords = model_energy_forces(trainer.model, batch.species, batch.coordinates)
+    terms = {
+        "energy": energy_loss(energy, batch.energy, batch.n_atoms),
+        "forces": forces_loss(forces, batch.forces, batch.n_atoms),
+    }
+    if cfg.regime == "efh":
+        terms["hessian"] = hessian_loss(model_hessian(forces, coords, chunk_size=0), batch.hessian, batch.n_atoms)
+    elif cfg.uses_hvp:
+        if cfg.probes == "randomized":
+            probes = draw_probes_torch(
+                batch.n_atoms, batch.species.shape[1], cfg.k_probes, cfg.probe_kind, generator=generator
+            )
+        else:
+            probes = batch.probes
+        ref = batch.hvps if cfg.probes == "stored" else reference_hvp(batch.hessian, probes)
+        terms["hessian"] = hvp_loss(model_hvp(forces, coords, probes), ref, batch.n_atoms)
+    total = cfg.weight_energy * terms["energy"] + cfg.weight_forces * terms["forces"]
+    if "hessian" in terms:
+        total = total + cfg.weight_hessian * terms["hessian"]
+    terms["total"] = total.mean()
+    return terms
+
+
+@pytest.mark.parametrize(
+    "regime, probes, groups",
+    [
+        ("ef", "randomized", 3),
+        ("hvp-random", "randomized", 3),
+        ("hvp-onehot", "randomized", 4),
+        ("hvp-random", "fixed", 2),
+        ("hvp-random", "stored", 3),
+        ("efh", "randomized", 0),  # 0: three groups for E-F-H
+        ("efh", "randomized", 1),
+    ],
+)
+def test_step_equals_plain_step(teacher, regime, probes, groups):
+    """Size groups and vmap-chunked Hessians compute the same per-molecule losses, total and
+    parameter gradients as one padded batch with the Hessian one product at a time (float64)."""
+    cfg = TrainConfig(regime=regime, probes=probes, size_groups=groups, k_probes=2, hessian_chunk=5, **SHORT)
+    trainer = Trainer(cfg, teacher, "unused")
+    batch = next(iter(trainer.loader))
+    assert len(set(batch.n_atoms.tolist())) > 2  # mixed sizes: the groups differ in padding
+    generator = torch.Generator().manual_seed(123)
+    trainer.generator.manual_seed(123)
+    got = trainer.batch_losses(batch)
+    want = _plain_step_terms(trainer, batch, generator)
+    assert set(got) == set(want)
+    for key in want:
+        torch.testing.assert_close(got[key], want[key], rtol=1e-12, atol=1e-14, msg=key)
+    g_got = torch.autograd.grad(got["total"], trainer.params)
+    g_want = torch.autograd.grad(want["total"], trainer.params)
+    for a, b in zip(g_got, g_want):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_size_groups_partition_a_batch_by_size():
+    from phl.dataset.batching import size_groups
+
+    rng = np.random.default_rng(0)
+    for k in (1, 2, 3, 5):
+        n = rng.integers(3, 20, size=37)
+        groups = size_groups(n, k)
+        assert sorted(np.concatenate(groups).tolist()) == list(range(37)) and len(groups) <= k
+        for a, b in zip(groups, groups[1:]):
+            assert n[a].max() < n[b].min()  # one size never spans two groups
+    assert [g.tolist() for g in size_groups(np.array([3, 4, 5, 6, 7, 8]), 3)] == [[0, 1], [2, 3], [4, 5]]
+    assert len(size_groups(np.full(10, 7), 3)) == 1
+
+
 def test_fixed_probes_identical_across_epochs_and_runs(teacher):
     cfg = TrainConfig(regime="hvp-random", probes="fixed", **SHORT)
     with Dataset(teacher) as ds:

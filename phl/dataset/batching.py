@@ -45,6 +45,37 @@ class Batch:
     def __len__(self) -> int:
         return len(self.index)
 
+    def select(self, rows: torch.Tensor, n_max: int) -> Batch:
+        """The molecules ``rows`` of this batch, padded to ``n_max`` atoms (at least their largest):
+        the same molecules and labels with fewer padded atoms, Hessian rows and probe entries."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None or f.name in ("index", "energy", "n_atoms"):
+                out[f.name] = None if v is None else v[rows]
+            elif f.name == "hessian":
+                out[f.name] = v[rows, : 3 * n_max, : 3 * n_max]
+            elif f.name in ("probes", "hvps"):
+                out[f.name] = v[rows, :, :n_max]
+            else:
+                out[f.name] = v[rows, :n_max]
+        return Batch(**out)
+
+
+def size_groups(n_atoms: NDArray[np.integer], k: int) -> list[NDArray[np.int64]]:
+    """Positions of a batch's molecules in at most ``k`` groups of similar size: sorted by atom
+    count (stable), cut into ``k`` groups of nearly equal count; molecules of one size stay in one
+    group. Every position appears once."""
+    n_atoms = np.asarray(n_atoms)
+    order = np.argsort(n_atoms, kind="stable")
+    if k <= 1 or len(order) <= 1:
+        return [order]
+    sizes = n_atoms[order]
+    cuts = set()
+    for c in (np.arange(1, k) * len(order)) // k:  # a cut inside a run of one size moves to its end
+        cuts.add(int(c) if c == 0 or sizes[c - 1] != sizes[c] else int(np.searchsorted(sizes, sizes[c], side="right")))
+    return [g for g in np.split(order, sorted(c for c in cuts if 0 < c < len(order))) if len(g)]
+
 
 HvpSource = Literal["none", "stored", "fixed"]
 

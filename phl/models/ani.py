@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from phl.errors import InputError
+from phl.models.derivatives import vmap_safe_active
 from phl.models.interface import element_indices, element_lookup
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
@@ -82,7 +83,8 @@ class ANIModel(nn.Module):
         key = torch.where(flat_idx < 0, len(self.networks), flat_idx)
         order = torch.argsort(key, stable=True)
         counts = torch.bincount(key, minlength=len(self.networks) + 1).tolist()
-        chunks = permute_rows(aev.reshape(b * n, -1), order).split(counts)
+        rows = aev.reshape(b * n, -1)
+        chunks = (rows.index_select(0, order) if vmap_safe_active() else permute_rows(rows, order)).split(counts)
         atomic = torch.cat([net(x).squeeze(-1) for net, x in zip(self.networks, chunks)])
         molecule = torch.div(order[: atomic.shape[0]], n, rounding_mode="floor")
         energy = torch.zeros(b, dtype=atomic.dtype, device=atomic.device).index_add(0, molecule, atomic)

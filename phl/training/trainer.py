@@ -21,19 +21,22 @@ import logging
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.profiler import record_function
 
 from phl.dataset import Dataset
-from phl.dataset.batching import Batch, BatchLoader
+from phl.dataset.batching import Batch, BatchLoader, size_groups
 from phl.errors import InputError, PHLError
 from phl.io.atomic import atomic_write_json, atomic_write_text
 from phl.models import SupportsSelfEnergies, energy_forces, hessian, hvp, model_elements, model_record
 from phl.models.checkpoint import read_checkpoint, save_checkpoint
+from phl.models.derivatives import vmap_safe
 from phl.models.device import resolve_device
 from phl.probes import draw_probes_torch
 from phl.provenance import provenance
@@ -154,19 +157,19 @@ class Trainer:
                 f"(covers {sorted(elements)})"
             )
 
+    @property
+    def size_groups(self) -> int:
+        """Sub-batches of similar molecule size per minibatch (``size_groups`` 0: 3 for E-F-H,
+        whose cost grows with every padded Hessian row, 1 for the others)."""
+        return self.cfg.size_groups or (3 if self.cfg.regime == "efh" else 1)
+
     def batch_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Per-molecule loss terms (B,) of this regime, and the weighted total (scalar)."""
+        """Per-molecule loss terms (B,) of this regime, in batch order, and the weighted total
+        (scalar). With size groups the molecules go through the model in sub-batches of similar
+        size; the terms are the same (each molecule's terms depend on that molecule alone)."""
         cfg = self.cfg
-        energy, forces, coords = energy_forces(self.model, batch.species, batch.coordinates)
-        terms = {
-            "energy": energy_loss(energy, batch.energy, batch.n_atoms),
-            "forces": forces_loss(forces, batch.forces, batch.n_atoms),
-        }
-        if cfg.regime == "efh":
-            h = hessian(forces, coords, chunk_size=cfg.hessian_chunk or None)
-            terms["hessian"] = hessian_loss(h, batch.hessian, batch.n_atoms)
-        elif cfg.uses_hvp:
-            if cfg.probes == "randomized":
+        if cfg.uses_hvp and cfg.probes == "randomized":  # drawn for the whole batch: the same stream
+            with record_function("phl.probes"):  # whatever the size groups
                 probes = draw_probes_torch(
                     batch.n_atoms,
                     batch.species.shape[1],
@@ -175,14 +178,47 @@ class Trainer:
                     generator=self.generator,
                     dtype=self.dtype,
                 ).to(self.device)
-            else:
-                probes = batch.probes
-            ref = batch.hvps if cfg.probes == "stored" else reference_hvp(batch.hessian, probes)
-            terms["hessian"] = hvp_loss(hvp(forces, coords, probes), ref, batch.n_atoms)
-        total = cfg.weight_energy * terms["energy"] + cfg.weight_forces * terms["forces"]
-        if "hessian" in terms:
-            total = total + cfg.weight_hessian * terms["hessian"]
-        terms["total"] = total.mean()
+            batch = replace(batch, probes=probes)
+        groups = size_groups(batch.n_atoms.cpu().numpy(), self.size_groups) if self.size_groups > 1 else []
+        if len(groups) <= 1:
+            terms = self._molecule_terms(batch)
+        else:
+            parts = []
+            for rows in groups:
+                n_max = int(batch.n_atoms[rows].max())
+                parts.append(self._molecule_terms(batch.select(torch.as_tensor(rows, device=self.device), n_max)))
+            inverse = torch.as_tensor(np.argsort(np.concatenate(groups)), device=self.device)
+            terms = {key: torch.cat([part[key] for part in parts])[inverse] for key in parts[0]}
+        with record_function("phl.loss"):
+            total = cfg.weight_energy * terms["energy"] + cfg.weight_forces * terms["forces"]
+            if "hessian" in terms:
+                total = total + cfg.weight_hessian * terms["hessian"]
+            terms["total"] = total.mean()
+        return terms
+
+    def _molecule_terms(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Per-molecule energy, force and (E-F-H, HVP regimes) Hessian loss terms of one
+        (sub-)batch; HVP regimes read their probes from ``batch.probes``."""
+        cfg = self.cfg
+        vmapped = cfg.regime == "efh" and cfg.hessian_chunk > 0
+        with record_function("phl.energy_forces"), vmap_safe() if vmapped else nullcontext():
+            energy, forces, coords = energy_forces(self.model, batch.species, batch.coordinates)
+        with record_function("phl.loss"):
+            terms = {
+                "energy": energy_loss(energy, batch.energy, batch.n_atoms),
+                "forces": forces_loss(forces, batch.forces, batch.n_atoms),
+            }
+        if cfg.regime == "efh":
+            with record_function("phl.hessian"):
+                h = hessian(forces, coords, chunk_size=cfg.hessian_chunk)
+            with record_function("phl.loss"):
+                terms["hessian"] = hessian_loss(h, batch.hessian, batch.n_atoms)
+        elif cfg.uses_hvp:
+            with record_function("phl.hvp"):
+                model_hvp = hvp(forces, coords, batch.probes)
+            with record_function("phl.loss"):
+                ref = batch.hvps if cfg.probes == "stored" else reference_hvp(batch.hessian, batch.probes)
+                terms["hessian"] = hvp_loss(model_hvp, ref, batch.n_atoms)
         return terms
 
     def backward(self, terms: dict[str, torch.Tensor]) -> None:
@@ -194,31 +230,39 @@ class Trainer:
         terms["total"].backward(inputs=self.params)
 
     def train_epoch(self, after_batch: Callable[[int, int], None] | None = None) -> EpochLosses:
+        """One pass over the training batches. Nothing inside the loop waits for the device: the
+        loss sums and the first non-finite batch are kept on it and read once, after the epoch (a
+        non-finite loss then raises with its batch; ``last.pt`` still holds the last good epoch)."""
         self.model.train()
         self.loader.set_epoch(self.epoch)
-        acc = EpochLosses()
+        keys = ("total", "energy", "forces", "hessian")
+        sums = torch.zeros(len(keys), dtype=self.dtype, device=self.device)
+        first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
+        n_seen = 0
         for b, batch in enumerate(self.loader):
             batch = batch.to(self.device)
             terms = self.batch_losses(batch)
-            if not torch.isfinite(terms["total"]):
-                raise TrainingError(
-                    f"non-finite loss at epoch {self.epoch + 1}, batch {b + 1}; the last good "
-                    f"checkpoint is {self.out / 'last.pt'} (epoch {self.epoch})"
-                )
-            self.backward(terms)
-            for opt in self.optimizers.values():
-                opt.step()
-            n = len(batch)
-            acc.n += n
-            acc.total += float(terms["total"].detach()) * n
-            for key in ("energy", "forces", "hessian"):
-                if key in terms:
-                    setattr(acc, key, getattr(acc, key) + float(terms[key].detach().sum()))
+            total = terms["total"].detach()
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(total), b, first_bad)
+            with record_function("phl.backward"):
+                self.backward(terms)
+            with record_function("phl.optimizer"):
+                for opt in self.optimizers.values():
+                    opt.step()
+            zero = total.new_zeros(())
+            sums += torch.stack(
+                [total * len(batch), *(terms[k].detach().sum() if k in terms else zero for k in keys[1:])]
+            )
+            n_seen += len(batch)
             if after_batch:
                 after_batch(self.epoch + 1, b + 1)
-        for key in ("total", "energy", "forces", "hessian"):
-            setattr(acc, key, getattr(acc, key) / max(acc.n, 1))
-        return acc
+        if int(first_bad) >= 0:
+            raise TrainingError(
+                f"non-finite loss at epoch {self.epoch + 1}, batch {int(first_bad) + 1}; the last good "
+                f"checkpoint is {self.out / 'last.pt'} (epoch {self.epoch})"
+            )
+        means = (sums / max(n_seen, 1)).tolist()
+        return EpochLosses(**dict(zip(keys, means)), n=n_seen)
 
     def validate(self) -> dict[str, float]:
         """Validation RMSEs in the paper's per-molecule convention: energy (kcal/mol),
