@@ -10,6 +10,9 @@ rule train:
         final="results/training/{run}/seed{seed}/final.json",
     log:
         "logs/training/{run}/seed{seed}.log",
+    # longest runs first (E-F-H epochs cost ~25x HVP, HVP ~2x E-F): on few cores the last
+    # job to start is then a short one, not an E-F-H run
+    priority: lambda w: {"efh": 2, "ef": 0}.get(w.run, 1)
     conda:
         CONDA_ENV
     threads: 1
