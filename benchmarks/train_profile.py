@@ -47,12 +47,7 @@ def profile_regime(regime: str, data: Path, batch_size: int, steps: int, device:
 
         def step() -> None:
             with torch.profiler.record_function("phl.step"):
-                terms = trainer.batch_losses(batch)
-                with torch.profiler.record_function("phl.backward"):
-                    trainer.backward(terms)
-                with torch.profiler.record_function("phl.optimizer"):
-                    for opt in trainer.optimizers.values():
-                        opt.step()
+                trainer.step(batch)
             if cuda:
                 torch.cuda.synchronize(trainer.device)
 

@@ -36,11 +36,8 @@ if TYPE_CHECKING:  # torch is imported where a model is built: settings and the 
 #: The paper's model.
 DEFAULT_MODEL = "phl.models.ani:ANIModel"
 
-#: Vector-Jacobian products per vmap call in :func:`hessian`. Measured on 2 CPU cores (float64,
-#: ANI, loss backward included; benchmarks/train_cost.py): 32 structures of 3-18 atoms, 4.65 s a
-#: step one product at a time against 2.26 s with 9 (2.39 s with 6, 2.04 s with 16); 400 of 14
-#: atoms, 19.4 s against 6.9 s with 6 and 7.2 s with 21, with less than half the peak memory
-#: (5.1 against 12.3 GB): one graph per chunk instead of one per product.
+#: Vector-Jacobian products per vmap call in :func:`phl.models.derivatives.hessian`: 2.1-2.8x
+#: faster than one at a time on CPU, with less memory (measurements in docs/training.md).
 HESSIAN_CHUNK = 9
 
 

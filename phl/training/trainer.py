@@ -179,13 +179,14 @@ class Trainer:
                     dtype=self.dtype,
                 ).to(self.device)
             batch = replace(batch, probes=probes)
-        groups = size_groups(batch.n_atoms.cpu().numpy(), self.size_groups) if self.size_groups > 1 else []
+        n_atoms = batch.n_atoms.cpu().numpy() if self.size_groups > 1 else None
+        groups = size_groups(n_atoms, self.size_groups) if n_atoms is not None else []
         if len(groups) <= 1:
             terms = self._molecule_terms(batch)
         else:
             parts = []
             for rows in groups:
-                n_max = int(batch.n_atoms[rows].max())
+                n_max = int(n_atoms[rows].max())
                 parts.append(self._molecule_terms(batch.select(torch.as_tensor(rows, device=self.device), n_max)))
             inverse = torch.as_tensor(np.argsort(np.concatenate(groups)), device=self.device)
             terms = {key: torch.cat([part[key] for part in parts])[inverse] for key in parts[0]}
@@ -229,6 +230,17 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
         terms["total"].backward(inputs=self.params)
 
+    def step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One optimisation step on a batch already on the device: losses, parameter gradients,
+        optimiser steps (each part a ``phl.*`` profiler region). Returns the loss terms."""
+        terms = self.batch_losses(batch)
+        with record_function("phl.backward"):
+            self.backward(terms)
+        with record_function("phl.optimizer"):
+            for opt in self.optimizers.values():
+                opt.step()
+        return terms
+
     def train_epoch(self, after_batch: Callable[[int, int], None] | None = None) -> EpochLosses:
         """One pass over the training batches. Nothing inside the loop waits for the device: the
         loss sums and the first non-finite batch are kept on it and read once, after the epoch (a
@@ -241,14 +253,9 @@ class Trainer:
         n_seen = 0
         for b, batch in enumerate(self.loader):
             batch = batch.to(self.device)
-            terms = self.batch_losses(batch)
+            terms = self.step(batch)
             total = terms["total"].detach()
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(total), b, first_bad)
-            with record_function("phl.backward"):
-                self.backward(terms)
-            with record_function("phl.optimizer"):
-                for opt in self.optimizers.values():
-                    opt.step()
             zero = total.new_zeros(())
             sums += torch.stack(
                 [total * len(batch), *(terms[k].detach().sum() if k in terms else zero for k in keys[1:])]
