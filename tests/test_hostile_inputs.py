@@ -292,6 +292,7 @@ CASES = {
     ),
     "evaluate-unknown-split": ("evaluate {ckpt} {ds} --split nosuch --out {out_csv}", r"no split 'nosuch'"),
     "evaluate-nan-dataset": ("evaluate {ckpt} {nan_ds} --out {out_csv}", r"structure 3: energy is not finite"),
+    "evaluate-hessian-batch": ("evaluate {ckpt} {ds} --hessian-batch-size 0 --out {out_csv}", r"at least 1, got 0"),
     "evaluate-device": ("evaluate {ckpt} {ds} --device cuda:0 --out {out_csv}", r"CUDA"),
     "results-bad-run": (
         "results tables --evaluations {folder} --training {folder} --runs hvp --seeds 0 --out-dir {dir}/tables",

@@ -202,3 +202,24 @@ def test_custom_model_trains_evaluates_and_drives_ts_search(tmp_path, teacher, c
     )
     table = pd.read_csv(out)
     assert list(table["reaction"]) == ["hcn_hnc"] and {"success", "rmsd", "barrier_error"} <= set(table.columns)
+
+
+def test_evaluation_does_not_depend_on_how_structures_are_batched(teacher):
+    """`phl evaluate` sorts structures by size and batches model Hessians in small groups: every
+    row (errors of energy, forces, Hessian, frequencies, TS checks) is the same with one structure a
+    batch, the default batches and one batch of everything (to rounding: frequencies of soft modes,
+    square roots of near-zero eigenvalues, carry it to ~1e-8 relative)."""
+    from phl.results.evaluate import evaluate_model
+
+    torch.manual_seed(0)
+    model = ANIModel(self_energies=[-0.5, -38.0, -54.6, -75.0]).double()
+    parts = ("train", "val", "test", "heldout")
+    one = evaluate_model(model, teacher, parts=parts, batch_size=1, hessian_batch_size=1)
+    assert len(one) > 20 and (one["hessian_n"] > 0).sum() > 10 and one["n_atoms"].nunique() > 1
+    for sizes in ({}, {"batch_size": 1000, "hessian_batch_size": 1000}):
+        rows = evaluate_model(model, teacher, parts=parts, **sizes)
+        assert rows["index"].tolist() == one["index"].tolist()
+        numeric = one.select_dtypes("number").columns
+        np.testing.assert_allclose(rows[numeric].to_numpy(float), one[numeric].to_numpy(float), rtol=1e-7, atol=1e-9)
+    with pytest.raises(InputError, match="at least 1"):
+        evaluate_model(model, teacher, hessian_batch_size=0)

@@ -25,8 +25,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from phl.results.evaluate import evaluate_model, group_summaries
 
     check_output_path(args.out, "table")
+    if args.hessian_batch_size is not None and args.hessian_batch_size < 1:
+        raise InputError(f"--hessian-batch-size must be at least 1, got {args.hessian_batch_size}")
     model = load_model(checkpoint_of(args.run), args.device)
-    rows = evaluate_model(model, args.dataset, split=args.split, parts=tuple(args.parts))
+    sizes = {} if args.hessian_batch_size is None else {"hessian_batch_size": args.hessian_batch_size}
+    rows = evaluate_model(model, args.dataset, split=args.split, parts=tuple(args.parts), **sizes)
     atomic_write_text(args.out, rows.to_csv(index=False))
     print(group_summaries(rows))
     return 0
@@ -72,6 +75,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--split", default="paper")
     p.add_argument("--parts", nargs="+", default=["test", "heldout"], choices=("train", "val", "test", "heldout"))
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--hessian-batch-size",
+        type=int,
+        default=None,
+        help="structures per batch when model Hessians are computed (default 8; larger can pay on a GPU)",
+    )
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser(
         "ts-search",

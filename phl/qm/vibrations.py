@@ -37,17 +37,16 @@ class Vibrations:
         return int(np.sum(self.frequencies < -abs(threshold_cm1)))
 
 
-def _mole(symbols: list[str], positions: NDArray[np.float64]):
-    from pyscf import gto
+class _Nuclei:
+    """The part of a PySCF ``Mole`` that ``thermo.harmonic_analysis`` reads when given the masses:
+    the nuclear positions in Bohr. Building a real ``Mole`` parses a basis set for every call, which
+    cost more than the analysis itself when thousands of model Hessians are evaluated."""
 
-    n_electrons = sum(gto.charge(s) for s in symbols)
-    return gto.M(
-        atom=[(s, tuple(p)) for s, p in zip(symbols, positions)],
-        unit="Angstrom",
-        basis="sto-3g",
-        spin=n_electrons % 2,
-        verbose=0,
-    )
+    def __init__(self, positions_angstrom: NDArray[np.float64]) -> None:
+        self._coords = np.asarray(positions_angstrom, dtype=float) / BOHR
+
+    def atom_coords(self) -> NDArray[np.float64]:
+        return self._coords
 
 
 def harmonic_analysis(
@@ -60,13 +59,15 @@ def harmonic_analysis(
     from pyscf.hessian import thermo
 
     n = len(symbols)
-    mol = _mole(list(symbols), np.asarray(positions))
     if masses is None:
-        from pyscf.data.elements import COMMON_ISOTOPE_MASSES
+        from pyscf.data.elements import COMMON_ISOTOPE_MASSES, charge
 
-        masses = np.array([COMMON_ISOTOPE_MASSES[z] for z in mol.atom_charges()])
+        masses = np.array([COMMON_ISOTOPE_MASSES[charge(s)] for s in symbols])
+    positions = np.asarray(positions, dtype=float)
+    if positions.shape != (n, 3) or np.shape(hessian) != (3 * n, 3 * n):
+        raise ValueError(f"harmonic_analysis: {n} atoms need positions ({n}, 3) and a Hessian ({3 * n}, {3 * n})")
     h4 = (np.asarray(hessian) * BOHR**2).reshape(n, 3, n, 3).transpose(0, 2, 1, 3)
-    res = thermo.harmonic_analysis(mol, h4, imaginary_freq=False, mass=np.asarray(masses))
+    res = thermo.harmonic_analysis(_Nuclei(positions), h4, imaginary_freq=False, mass=np.asarray(masses))
     freqs = np.asarray(res["freq_wavenumber"], dtype=float)
     order = np.argsort(freqs)
     modes = np.asarray(res["norm_mode"])[order]
