@@ -22,14 +22,14 @@ def checkpoint_of(run: str) -> Path:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from phl.io.atomic import atomic_write_text
     from phl.models import load_model
-    from phl.results.evaluate import evaluate_model, group_summaries
+    from phl.results.evaluate import HESSIAN_BATCH_SIZE, evaluate_model, group_summaries
 
     check_output_path(args.out, "table")
-    if args.hessian_batch_size is not None and args.hessian_batch_size < 1:
-        raise InputError(f"--hessian-batch-size must be at least 1, got {args.hessian_batch_size}")
     model = load_model(checkpoint_of(args.run), args.device)
-    sizes = {} if args.hessian_batch_size is None else {"hessian_batch_size": args.hessian_batch_size}
-    rows = evaluate_model(model, args.dataset, split=args.split, parts=tuple(args.parts), **sizes)
+    hessian_batch_size = HESSIAN_BATCH_SIZE if args.hessian_batch_size is None else args.hessian_batch_size
+    rows = evaluate_model(
+        model, args.dataset, split=args.split, parts=tuple(args.parts), hessian_batch_size=hessian_batch_size
+    )
     atomic_write_text(args.out, rows.to_csv(index=False))
     print(group_summaries(rows))
     return 0

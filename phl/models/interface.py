@@ -36,8 +36,9 @@ if TYPE_CHECKING:  # torch is imported where a model is built: settings and the 
 #: The paper's model.
 DEFAULT_MODEL = "phl.models.ani:ANIModel"
 
-#: Vector-Jacobian products per vmap call in :func:`phl.models.derivatives.hessian`: 2.1-2.8x
-#: faster than one at a time on CPU, with less memory (measurements in docs/training.md).
+#: Vector-Jacobian products per vmap call in :func:`phl.models.derivatives.hessian`: on CPU 2.1-2.8x
+#: faster than one at a time on small batches (the science data), but slower on batches of 400 small
+#: molecules; 0 is one at a time (measurements in docs/training.md).
 HESSIAN_CHUNK = 9
 
 

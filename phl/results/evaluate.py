@@ -61,8 +61,9 @@ def evaluate_model(
     Structures go through the model in order of size, so that a batch pads to molecules of about its
     own size; those with a reference Hessian in batches of ``hessian_batch_size`` (their model
     Hessians cost 3N backward passes each), the others in batches of ``batch_size``."""
-    if batch_size < 1 or hessian_batch_size < 1:
-        raise InputError(f"batch sizes must be at least 1 (got {batch_size}, {hessian_batch_size})")
+    for name, value in (("batch_size", batch_size), ("hessian_batch_size", hessian_batch_size)):
+        if value < 1:
+            raise InputError(f"{name} must be at least 1, got {value}")
     from ase.data import chemical_symbols
 
     device = next(model.parameters()).device

@@ -179,8 +179,10 @@ class Trainer:
                     dtype=self.dtype,
                 ).to(self.device)
             batch = replace(batch, probes=probes)
-        n_atoms = batch.n_atoms.cpu().numpy() if self.size_groups > 1 else None
-        groups = size_groups(n_atoms, self.size_groups) if n_atoms is not None else []
+        groups = []
+        if self.size_groups > 1:
+            n_atoms = batch.n_atoms.cpu().numpy()
+            groups = size_groups(n_atoms, self.size_groups)
         if len(groups) <= 1:
             terms = self._molecule_terms(batch)
         else:
