@@ -12,10 +12,17 @@ separately as ``first_epoch_sec``.
     python benchmarks/train_cost.py --quick --out train_cost.csv     # sizes 6, 10, 14; 2 batches/epoch
     python benchmarks/train_cost.py --out train_cost.csv             # sizes 6, 10, 14, 20; 4 batches
     python benchmarks/train_cost.py --sizes 14 --device cuda --out train_cost_gpu.csv   # on a GPU
+    python benchmarks/train_cost.py --sizes 14 --device cuda --static-step off --out plain_gpu.csv
+
+``--static-step`` is the training setting (auto: E-F and HVP steps captured as CUDA graphs on
+CUDA, the plain step on CPU; off; eager; graph); the ``static_step`` column says what ran
+("graph failed: ..." where a capture fell back to the plain step). ``--settings`` sets any other
+training setting, as JSON (e.g. ``'{"hessian_chunk": 0, "size_groups": 1}'``).
 
 CSV columns: regime, natoms (mean atoms per structure), structures, sec_per_epoch, sec_per_step, device,
 first_epoch_sec, peak_mem_mb, matmul_gflop_per_batch and other_gb_per_batch (the work of one
-step, counted op by op: matrix-multiply GFLOP and GB written by all other ops), plus per size the
+step, counted op by op: matrix-multiply GFLOP and GB written by all other ops), ops_per_batch
+(ops dispatched in one step: kernel launches on a GPU without a graph), static_step, plus per size the
 ratios hvp/ef (time, memory, matmul work, other work) and efh/hvp.
 """
 
@@ -32,9 +39,11 @@ REGIMES = ("ef", "hvp-onehot", "hvp-random", "efh")
 
 
 def count_work(trainer) -> dict[str, float]:
-    """Work of one training step on the first batch, counted op by op at torch's dispatcher:
-    matrix-multiply GFLOP (torch.utils.flop_counter's formulas) and GB written by every other op
-    (elementwise, gathers, reductions: memory-bound on a CPU)."""
+    """Work of one training step (the static-shape step where the run uses one) on the first
+        batch, counted op by op at torch's dispatcher:
+        matrix-multiply GFLOP (torch.utils.flop_counter's formulas) and GB written by every other op
+        (elementwise, gathers, reductions: memory-bound on a CPU), and the number of ops dispatched: each
+    one at least one kernel launch on a GPU, unless the step is replayed as a CUDA graph."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import flop_registry
@@ -42,10 +51,12 @@ def count_work(trainer) -> dict[str, float]:
     class Count(TorchDispatchMode):
         flops = 0
         written = 0
+        ops = 0
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
+            self.ops += 1
             packet = func._overloadpacket
             if packet in flop_registry:
                 self.flops += flop_registry[packet](*args, **kwargs, out_val=out)
@@ -53,13 +64,22 @@ def count_work(trainer) -> dict[str, float]:
                 self.written += out.numel() * out.element_size()
             return out
 
-    batch = next(iter(trainer.loader)).to(trainer.device)
+    batch = trainer.with_probes(next(iter(trainer.loader)))
+    static = trainer.static_step
     with Count() as count:
-        trainer.backward(trainer.batch_losses(batch))
-    return {"matmul_gflop_per_batch": count.flops / 1e9, "other_gb_per_batch": count.written / 1e9}
+        if static is None:
+            trainer.backward(trainer.batch_losses(batch.to(trainer.device)))
+        else:  # the padded step, as the graph replays it (counted eagerly)
+            weights = torch.full((static.n_molecules,), 1.0 / len(batch), dtype=trainer.dtype, device=trainer.device)
+            static.losses_and_gradients(batch.pad(static.n_molecules, static.n_atoms).to(trainer.device), weights)
+    return {
+        "matmul_gflop_per_batch": count.flops / 1e9,
+        "other_gb_per_batch": count.written / 1e9,
+        "ops_per_batch": count.ops,
+    }
 
 
-def worker(regime: str, data: str, batch_size: int, epochs: int, device: str) -> None:
+def worker(regime: str, data: str, batch_size: int, epochs: int, device: str, settings: dict) -> None:
     import numpy as np
 
     from phl.dataset import Dataset
@@ -67,9 +87,15 @@ def worker(regime: str, data: str, batch_size: int, epochs: int, device: str) ->
     from phl.training.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as out:
-        cfg = TrainConfig(regime=regime, max_epochs=epochs, batch_size=batch_size, split="all", device=device)
+        cfg = TrainConfig(
+            regime=regime, max_epochs=epochs, batch_size=batch_size, split="all", device=device, **settings
+        )
         trainer = Trainer(cfg, data, out)
         summary = trainer.run()
+        static = trainer.static_step
+        ran = "off" if static is None else ("eager" if not static.use_graph else "graph")
+        if static is not None and static.failure:
+            ran = f"graph failed: {static.failure}"
         steady = trainer.history[1:] or trainer.history
         with Dataset(data) as ds:
             natoms = float(np.mean(ds.columns["n_atoms"][ds.indices("all", "train")]))
@@ -85,6 +111,8 @@ def worker(regime: str, data: str, batch_size: int, epochs: int, device: str) ->
                     "epochs": len(trainer.history),
                     "peak_mem_mb": max(r["peak_mem_mb"] for r in trainer.history),
                     "device": summary["device"],
+                    "static_step": ran,
+                    "settings": json.dumps(settings),
                     **count_work(trainer),
                 }
             )
@@ -114,10 +142,15 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=3, help="epochs per regime; all but the first are timed (default 3)")
     p.add_argument("--regimes", nargs="+", choices=REGIMES, default=list(REGIMES))
     p.add_argument("--device", default="auto", help="auto (CUDA where present), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--static-step", default="auto", choices=("auto", "off", "eager", "graph"), help="the training setting"
+    )
+    p.add_argument("--settings", default="{}", help="other training settings, JSON: '{\"hessian_chunk\": 0}'")
     p.add_argument("--worker", nargs=2, metavar=("REGIME", "DATA"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        worker(args.worker[0], args.worker[1], args.batch_size, args.epochs, args.device)
+        settings = {"static_step": args.static_step, **json.loads(args.settings)}
+        worker(args.worker[0], args.worker[1], args.batch_size, args.epochs, args.device, settings)
         return 0
     if not args.out:
         p.error("--out is required")
@@ -146,6 +179,10 @@ def main(argv=None) -> int:
                         str(args.epochs),
                         "--device",
                         args.device,
+                        "--static-step",
+                        args.static_step,
+                        "--settings",
+                        args.settings,
                     ],
                     capture_output=True,
                     text=True,
@@ -156,7 +193,8 @@ def main(argv=None) -> int:
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
                 rows.append(row)
                 print(
-                    f"  size {size:3d}  {regime:11s} {row['sec_per_epoch']:8.2f} s/epoch  {row['peak_mem_mb']:8.0f} MB",
+                    f"  size {size:3d}  {regime:11s} {row['sec_per_epoch']:8.3f} s/epoch  "
+                    f"{row['peak_mem_mb']:8.0f} MB  step {row['static_step']}",
                     file=sys.stderr,
                     flush=True,
                 )

@@ -1,6 +1,7 @@
 """The GPU tier of training (``pytest -m gpu``): the training step on a CUDA device computes the
 same losses and parameter gradients as on the CPU (float64), for every regime, with size groups
-and vmap-chunked Hessians; a short E-F-H run trains on the device. Skipped without CUDA (CI).
+and vmap-chunked Hessians; an epoch of steps captured as a CUDA graph ends where the plain CPU
+epoch ends; a short E-F-H run trains on the device. Skipped without CUDA (CI).
 
 ``PHL_GPU_TIER_TORCH_DEVICE=cpu pytest -m gpu tests/test_gpu_training.py`` runs the same tests
 with the CPU as the "device": how the tier itself is checked on machines without a GPU.
@@ -58,3 +59,21 @@ def test_short_efh_run_on_the_device(tmp_path, teacher):
     log = pd.read_csv(tmp_path / "run" / "log.csv")
     assert summary["device"].startswith(DEVICE.split(":")[0]) and len(log) == 2
     assert np.all(np.isfinite(log["train_loss"])) and (log["peak_mem_mb"] > 0).all()
+
+
+@pytest.mark.parametrize("regime", ["ef", "hvp-random"])
+def test_captured_steps_train_as_the_plain_cpu_steps(tmp_path, teacher, regime):
+    """static_step graph (eager where the "device" is the CPU): same losses and parameters after
+    an epoch of 4 batches (the last one short, made up with empty molecules) as the plain step."""
+    mode = "graph" if DEVICE.startswith("cuda") else "eager"
+    trainers = {}
+    for device, static in (("cpu", "off"), (DEVICE, mode)):
+        cfg = TrainConfig(regime=regime, batch_size=16, device=device, seed=3, static_step=static)
+        trainer = Trainer(cfg, teacher, tmp_path / f"{device}-{static}")
+        trainers[static] = (trainer.train_epoch(), trainer)
+    (plain_losses, plain), (losses, captured) = trainers["off"], trainers[mode]
+    if mode == "graph":
+        assert captured.static_step.failure is None and captured.static_step.graph is not None
+    assert losses.total == pytest.approx(plain_losses.total, rel=1e-10)
+    for a, b in zip(captured.params, plain.params):
+        torch.testing.assert_close(a.detach().cpu(), b.detach(), rtol=1e-8, atol=1e-12)

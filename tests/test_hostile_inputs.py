@@ -272,6 +272,15 @@ CASES = {
     "train-no-split": ("train {ds} --out {dir}/run10 --split nosuch", r"no split 'nosuch'"),
     "train-unknown-model": ("train {ds} --out {dir}/run11 --model phl.models.nothing:Model", r"cannot import model"),
     "train-out-is-file": ("train {ds} --out {water}", r"not a directory"),
+    "train-static-step": (
+        "train {ds} --out {dir}/run13 --static-step always",
+        r"static_step must be one of",
+    ),
+    "train-graph-on-cpu": (
+        "train {ds} --out {dir}/run14 --device cpu --static-step graph",
+        r"'graph' needs a CUDA device",
+    ),
+    "train-hessian-chunk": ("train {ds} --out {dir}/run15 --hessian-chunk -2", r"must be >= -1"),
     "train-cuda-missing": ("train {ds} --out {dir}/run12 --device cuda:0", r"CUDA is not available"),
     # --- phl evaluate, ts-search, results ---
     "evaluate-corrupt-checkpoint": ("evaluate {corrupt_ckpt} {ds} --out {out_csv}", r"not a readable phl checkpoint"),

@@ -74,6 +74,41 @@ def test_consistency_check_catches_a_broken_model(cls, message):
         check_model(cls())
 
 
+def test_ani_at_static_shapes_equals_the_neighbour_list_ani():
+    """The all-pairs AEV and stacked networks (phl.models.ani_static) give TorchANI's AEV and the
+    same energies, forces, Hessians and parameter gradients of an HVP loss, with padded atoms, a
+    missing element and atoms outside both cut-offs."""
+    from phl.models.ani_static import dense_aev
+    from phl.models.derivatives import energy_forces, hessian, hvp, static_shapes
+
+    torch.manual_seed(0)
+    model = ANIModel(self_energies=[-0.5, -38.0, -54.6, -75.0])
+    species = torch.tensor([[6, 1, 1, 8, 1, 1], [7, 1, 1, 1, -1, -1], [6, 6, 1, 1, 1, 1], [8, 1, 1, -1, -1, -1]])
+    coords = 1.1 * torch.randn(4, 6, 3, dtype=torch.float64)
+    coords[2, 1] += torch.tensor([4.0, 0.0, 0.0])  # C–C 4 Å: outside the angular, inside the radial cut-off
+    coords[3, 2] += torch.tensor([0.0, 7.0, 0.0])  # an H outside both
+    coords[1, 4:] = torch.randn(2, 3, dtype=torch.float64)  # padding holds anything
+    probes = torch.randn(4, 2, 6, 3, dtype=torch.float64) * (species >= 0)[:, None, :, None]
+    idx = model.element_indices(species)
+    torch.testing.assert_close(dense_aev(model.aev, idx, coords), model.aev(idx, coords), rtol=1e-12, atol=1e-14)
+
+    def derivatives():
+        energy, forces, leaf = energy_forces(model, species, coords)
+        hv = hvp(forces, leaf, probes)
+        h = hessian(forces, leaf, create_graph=False)
+        grads = torch.autograd.grad((hv**2).sum() + energy.sum(), list(model.parameters()), allow_unused=True)
+        return energy, forces, hv, h, grads
+
+    want = derivatives()
+    with static_shapes():
+        got = derivatives()
+    for a, b in zip(got[:4], want[:4]):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-12)
+    for a, b in zip(got[4], want[4]):
+        torch.testing.assert_close(a, torch.zeros_like(a) if b is None else b, rtol=1e-10, atol=1e-13)
+    assert sum(b is None for b in want[4]) == 0  # every element present: every network in the graph
+
+
 def test_checkpoint_rebuilds_any_model_class(tmp_path):
     model = PairModel(n_basis=3, seed=4)
     model.set_self_energies(torch.tensor([-0.5, -38.0, -54.6, -75.0]))

@@ -217,6 +217,124 @@ def test_step_equals_plain_step(teacher, regime, probes, groups):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize(
+    "regime, probes",
+    [
+        ("ef", "randomized"),
+        ("hvp-random", "randomized"),
+        ("hvp-onehot", "fixed"),
+        ("hvp-random", "stored"),
+        ("efh", "randomized"),
+    ],
+)
+def test_static_step_trains_as_the_plain_step(tmp_path, teacher, regime, probes):
+    """An epoch at static shapes (batches padded to 16 molecules of the largest training
+    molecule, the short last batch made up with empty molecules; the model's all-pairs AEV and
+    stacked networks) ends with the same losses, parameters and optimiser states as the plain
+    step's epoch; the network of an element absent from the data (F) gets a zero gradient
+    either way (AdamW's weight decay still acts on it)."""
+    runs = {}
+    ani_with_fluorine = {"model_kwargs": {"elements": [1, 6, 7, 8, 9]}}
+    for mode in ("off", "eager"):
+        cfg = TrainConfig(regime=regime, probes=probes, static_step=mode, k_probes=2, **ani_with_fluorine, **SHORT)
+        trainer = Trainer(cfg, teacher, tmp_path / mode)
+        if mode == "eager":
+            assert len(trainer.train_idx) % cfg.batch_size  # a short last batch to make up
+            assert trainer.static_step.n_atoms == 9
+        losses = trainer.train_epoch()
+        runs[mode] = (losses, trainer)
+    (plain_losses, plain), (static_losses, static) = runs["off"], runs["eager"]
+    for key in ("total", "energy", "forces", "hessian"):
+        assert getattr(static_losses, key) == pytest.approx(getattr(plain_losses, key), rel=1e-12)
+    assert static_losses.n == plain_losses.n == len(plain.train_idx)
+    for a, b in zip(static.params, plain.params):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-9, atol=1e-13)
+    assert all(not p.grad.any() for p in static.model.networks[4].parameters())
+    for key, opt in plain.optimizers.items():
+        for a, b in zip(static.optimizers[key].state.values(), opt.state.values()):
+            for name in b:
+                torch.testing.assert_close(a[name], b[name], rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("regime", ["ef", "hvp-random", "efh"])
+def test_static_step_reads_nothing_back_from_the_device(tmp_path, teacher, regime):
+    """What a CUDA graph captures must not read the device (no .item(), no data-dependent
+    shapes, no checks that branch on values). Tensors on the meta device hold no values, so any
+    such read fails there: the static step runs on them, the plain step does not."""
+    cfg = TrainConfig(regime=regime, static_step="eager", **SHORT)
+    trainer = Trainer(cfg, teacher, tmp_path / "run")
+    batch = trainer.with_probes(next(iter(trainer.loader))).pad(cfg.batch_size, trainer.static_step.n_atoms)
+    trainer.model.to("meta")
+    trainer.params = list(trainer.model.parameters())
+    meta = batch.to("meta")
+    weights = torch.zeros(cfg.batch_size, dtype=torch.float64, device="meta")
+    terms, grads = trainer.static_step.losses_and_gradients(meta, weights)
+    assert terms["total"].device.type == "meta" and all(g is not None and g.is_meta for g in grads)
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        trainer.batch_losses(meta)
+
+
+def test_static_step_settings_are_checked(tmp_path, teacher):
+    with pytest.raises(InputError, match="static_step must be one of"):
+        Trainer(TrainConfig(static_step="always", **SHORT), teacher, tmp_path / "a")
+    with pytest.raises(InputError, match="needs a CUDA device"):
+        Trainer(TrainConfig(static_step="graph", device="cpu", **SHORT), teacher, tmp_path / "b")
+    assert Trainer(TrainConfig(device="cpu", **SHORT), teacher, tmp_path / "c").static_step is None  # auto: off
+
+
+def test_automatic_hessian_chunk_follows_the_batch_size(tmp_path, teacher):
+    """hessian_chunk -1 (the default): vmap chunks for small (sub-)batches on CPU, one product at
+    a time for large ones; an explicit value is used as given; below -1 is refused."""
+    from phl.models.interface import HESSIAN_CHUNK, HESSIAN_CHUNK_MAX_ATOMS
+
+    trainer = Trainer(TrainConfig(regime="efh", **SHORT), teacher, tmp_path / "auto")
+    batch = next(iter(trainer.loader))
+    assert batch.species.numel() <= HESSIAN_CHUNK_MAX_ATOMS and trainer.hessian_chunk(batch) == HESSIAN_CHUNK
+    large = batch.pad(HESSIAN_CHUNK_MAX_ATOMS // batch.species.shape[1] + 1, batch.species.shape[1])
+    assert trainer.hessian_chunk(large) == 0
+    explicit = Trainer(TrainConfig(regime="efh", hessian_chunk=4, **SHORT), teacher, tmp_path / "explicit")
+    assert explicit.hessian_chunk(large) == 4
+    with pytest.raises(InputError, match="hessian_chunk must be >= -1"):
+        TrainConfig(hessian_chunk=-2)
+
+
+def test_automatic_size_groups_only_where_they_save_padded_hessian_work(tmp_path, teacher):
+    """size_groups 0: E-F-H batches of mixed sizes go in 3 groups, batches of nearly one size in
+    one (the groups would save less than GROUPS_MIN_SAVING); E-F in one; a set value is used."""
+    from dataclasses import replace
+
+    trainer = Trainer(TrainConfig(regime="efh", **SHORT), teacher, tmp_path / "efh")
+    batch = next(iter(trainer.loader))
+    n = batch.n_atoms.numpy()
+    assert n.min() <= 4 and n.max() >= 8  # mixed sizes
+    groups = trainer.batch_groups(batch)
+    assert len(groups) == 3 and sorted(np.concatenate([g for g, _ in groups]).tolist()) == list(range(len(n)))
+    assert all(m == n[g].max() for g, m in groups)
+    similar = replace(batch, n_atoms=torch.as_tensor(np.where(n < n.max(), n.max() - 1, n.max())))
+    assert len(trainer.batch_groups(similar)) == 1
+    ef = Trainer(TrainConfig(regime="ef", **SHORT), teacher, tmp_path / "ef")
+    assert len(ef.batch_groups(batch)) == 1
+    forced = Trainer(TrainConfig(regime="efh", size_groups=2, **SHORT), teacher, tmp_path / "forced")
+    assert len(forced.batch_groups(similar)) == 2
+
+
+def test_padding_a_batch_keeps_its_molecules_and_adds_empty_ones(teacher):
+    with Dataset(teacher) as ds:
+        loader = BatchLoader(ds, ds.indices("paper", "train")[:5], 5, shuffle=False, hessian=True)
+        batch = next(iter(loader))
+    n = batch.species.shape[1]
+    padded = batch.pad(8, n + 2)
+    assert padded.species.shape == (8, n + 2) and padded.hessian.shape == (8, 3 * n + 6, 3 * n + 6)
+    back = padded.select(torch.arange(5), n)
+    for name in ("index", "species", "coordinates", "energy", "forces", "n_atoms", "mask", "hessian"):
+        torch.testing.assert_close(getattr(back, name), getattr(batch, name), rtol=0, atol=0)
+    assert (padded.species[5:] == -1).all() and (padded.n_atoms[5:] == 1).all() and (padded.index[5:] == -1).all()
+    assert not padded.mask[:, n:].any() and (padded.coordinates[:, n:] == 0).all() and (padded.hessian[5:] == 0).all()
+    with pytest.raises(ValueError, match="cannot pad"):
+        batch.pad(4, n)
+
+
 def test_size_groups_partition_a_batch_by_size():
     from phl.dataset.batching import size_groups
 

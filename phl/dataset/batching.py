@@ -61,6 +61,33 @@ class Batch:
                 out[f.name] = v[rows, :n_max]
         return Batch(**out)
 
+    def pad(self, n_molecules: int, n_atoms: int) -> Batch:
+        """This batch at a fixed shape: ``n_molecules`` molecules of ``n_atoms`` atoms (at least
+        the batch's own). Added molecules have no atoms (species −1, index −1, zero labels) and
+        ``n_atoms`` 1, so that every per-molecule loss term of theirs is a finite zero."""
+        b, n = self.species.shape
+        if n_molecules < b or n_atoms < n:
+            raise ValueError(f"cannot pad a batch of {b} x {n} atoms to {n_molecules} x {n_atoms}")
+        fill = {"index": -1, "species": -1, "n_atoms": 1}
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None:
+                out[f.name] = None
+                continue
+            shape = list(v.shape)
+            shape[0] = n_molecules
+            if f.name == "hessian":
+                shape[1:] = [3 * n_atoms, 3 * n_atoms]
+            elif f.name in ("probes", "hvps"):
+                shape[2] = n_atoms
+            elif v.dim() > 1:
+                shape[1] = n_atoms
+            padded = torch.full(shape, fill.get(f.name, 0), dtype=v.dtype, device=v.device)
+            padded[tuple(slice(0, s) for s in v.shape)] = v
+            out[f.name] = padded
+        return Batch(**out)
+
 
 def size_groups(n_atoms: NDArray[np.integer], k: int) -> list[NDArray[np.int64]]:
     """Positions of a batch's molecules in at most ``k`` groups of similar size: sorted by atom

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from phl.errors import InputError
-from phl.models.derivatives import vmap_safe_active
+from phl.models.ani_static import dense_aev, stacked_networks
+from phl.models.derivatives import static_shapes_active, vmap_safe_active
 from phl.models.interface import element_indices, element_lookup
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
@@ -73,6 +74,9 @@ class ANIModel(nn.Module):
 
     def forward(self, species: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
         idx = self.element_indices(species)
+        if static_shapes_active():  # the same energies from fixed-shape tensors (ani_static)
+            atomic = stacked_networks(self.networks, dense_aev(self.aev, idx, coordinates), idx)
+            return atomic.sum(dim=1) + self._self_energy(idx)
         aev = self.aev(idx, coordinates)  # (B, N, n_aev); zero rows on padding
         b, n = idx.shape
         flat_idx = idx.reshape(-1)
@@ -88,8 +92,10 @@ class ANIModel(nn.Module):
         atomic = torch.cat([net(x).squeeze(-1) for net, x in zip(self.networks, chunks)])
         molecule = torch.div(order[: atomic.shape[0]], n, rounding_mode="floor")
         energy = torch.zeros(b, dtype=atomic.dtype, device=atomic.device).index_add(0, molecule, atomic)
-        self_energy = self.self_energies[flat_idx.clamp(min=0)].masked_fill(flat_idx < 0, 0.0).reshape(b, n).sum(dim=1)
-        return energy + self_energy
+        return energy + self._self_energy(idx)
+
+    def _self_energy(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.self_energies[idx.clamp(min=0)].masked_fill(idx < 0, 0.0).sum(dim=1)
 
 
 class _PermuteRows(torch.autograd.Function):

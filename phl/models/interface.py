@@ -36,10 +36,15 @@ if TYPE_CHECKING:  # torch is imported where a model is built: settings and the 
 #: The paper's model.
 DEFAULT_MODEL = "phl.models.ani:ANIModel"
 
-#: Vector-Jacobian products per vmap call in :func:`phl.models.derivatives.hessian`: on CPU 2.1-2.8x
-#: faster than one at a time on small batches (the science data), but slower on batches of 400 small
-#: molecules; 0 is one at a time (measurements in docs/training.md).
+#: Vector-Jacobian products per vmap call in :func:`phl.models.derivatives.hessian` (0: one at a
+#: time). On CPU vmap pays where a (sub-)batch is small and slows large ones, E-F-H epochs: science
+#: data in one padded batch of 32 (576 atoms) 27.2 s against 36.4 s one at a time; 400 x 8.8 atoms
+#: in 3 sub-batches (~1,200 atoms) 14.0 s against 12.5 s; 400 x 12.5 (~1,800) 38.1 s against 29.2 s.
 HESSIAN_CHUNK = 9
+#: E-F-H's automatic choice (``hessian_chunk: -1``): chunks of HESSIAN_CHUNK on CUDA and for
+#: (sub-)batches of at most this many padded atoms on CPU (between 576 and ~1,200 above), one
+#: product at a time above it.
+HESSIAN_CHUNK_MAX_ATOMS = 1000
 
 
 @runtime_checkable
@@ -132,10 +137,15 @@ def element_lookup(elements: Sequence[int]) -> torch.Tensor:
 
 def element_indices(lookup: torch.Tensor, species: torch.Tensor, elements: Sequence[int]) -> torch.Tensor:
     """Atomic numbers (−1 padding) → element indices (−1 padding); an element outside
-    ``elements`` raises :class:`InputError` naming it."""
+    ``elements`` raises :class:`InputError` naming it (not checked at static shapes, where it
+    would read the device: :func:`phl.models.derivatives.static_shapes`)."""
     import torch
 
+    from phl.models.derivatives import static_shapes_active
+
     idx = torch.where(species >= 0, lookup[species.clamp(min=0, max=118)], torch.full_like(species, -1))
+    if static_shapes_active():  # no check that reads the device; the caller checked the elements
+        return idx
     unknown = (species >= 0) & (idx < 0)
     if bool(unknown.any()):
         bad = sorted(set(species[unknown].tolist()))

@@ -8,9 +8,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from phl.errors import InputError
-from phl.models.interface import DEFAULT_MODEL, HESSIAN_CHUNK, ModelSpec, check_class_path
+from phl.models.interface import (
+    DEFAULT_MODEL,
+    HESSIAN_CHUNK,
+    HESSIAN_CHUNK_MAX_ATOMS,
+    ModelSpec,
+    check_class_path,
+)
 from phl.registry import PROBE_MODES, RANDOM_PROBE_KINDS, REGIMES, uses_hvp
 from phl.settings import Settings, setting
+
+#: Training steps (phl.training.static_step): auto, the plain step, static shapes eager or captured.
+STATIC_STEP_MODES = ("auto", "off", "eager", "graph")
 
 
 @dataclass(frozen=True)
@@ -47,14 +56,21 @@ class TrainConfig(Settings):
     device: str = setting("auto", "auto, cpu or cuda[:N] (auto: CUDA when present)")
     dtype: str = setting("float64", "float64 or float32")
     hessian_chunk: int = setting(
-        HESSIAN_CHUNK,
-        "E-F-H: vector-Jacobian products per vmap call when building the model Hessian "
-        "(0: one at a time; more trades memory for fewer kernel launches, try 3N on GPUs)",
+        -1,
+        "E-F-H: vector-Jacobian products per vmap call when building the model Hessian (0: one at a "
+        f"time; more trades memory for fewer kernel launches; -1: {HESSIAN_CHUNK} on CUDA and on CPU for "
+        f"(sub-)batches of up to {HESSIAN_CHUNK_MAX_ATOMS} padded atoms, else 0)",
     )
     size_groups: int = setting(
         0,
         "sub-batches of similar molecule size per minibatch, each padded to its own largest molecule "
-        "(same losses, less padding); 0: 3 for efh, 1 (one padded batch) for the others",
+        "(same losses, less padding); 0: for efh 3 where they cut the padded Hessian work by a quarter or "
+        "more, else 1 (one padded batch), and 1 for the others",
+    )
+    static_step: str = setting(
+        "auto",
+        "training step at static shapes: graph (captured as a CUDA graph and replayed, CUDA only), eager "
+        "(same padded step without a graph), off (plain step), auto (graph for ef and hvp-* on CUDA, else off)",
     )
     validate_hessian: bool = setting(True, "also log the validation Hessian RMSE each epoch, on a fixed subset")
     validate_hessian_structures: int = setting(
@@ -81,9 +97,12 @@ class TrainConfig(Settings):
                 raise InputError(f"{name} must be positive, got {getattr(self, name)!r}")
         if not 0 < self.lr_factor < 1:
             raise InputError(f"lr_factor must be in (0, 1), got {self.lr_factor!r}")
+        if self.static_step not in STATIC_STEP_MODES:
+            raise InputError(f"static_step must be one of {', '.join(STATIC_STEP_MODES)}, got {self.static_step!r}")
+        if self.hessian_chunk < -1:
+            raise InputError(f"hessian_chunk must be >= -1 (-1: automatic), got {self.hessian_chunk!r}")
         for name in (
             "lr_patience",
-            "hessian_chunk",
             "size_groups",
             "weight_decay",
             "lr_threshold",

@@ -38,14 +38,23 @@ from phl.models import SupportsSelfEnergies, energy_forces, hessian, hvp, model_
 from phl.models.checkpoint import read_checkpoint, save_checkpoint
 from phl.models.derivatives import vmap_safe
 from phl.models.device import resolve_device
+from phl.models.interface import HESSIAN_CHUNK, HESSIAN_CHUNK_MAX_ATOMS
 from phl.probes import draw_probes_torch
 from phl.provenance import provenance
 from phl.training.allocator import keep_freed_memory
 from phl.training.config import TrainConfig
 from phl.training.losses import energy_loss, forces_loss, hessian_loss, hvp_loss, reference_hvp
+from phl.training.static_step import StaticStep
+from phl.training.static_step import resolve_mode as resolve_static_mode
 from phl.units import HARTREE_TO_KCAL_MOL
 
 log = logging.getLogger(__name__)
+
+#: E-F-H's automatic size groups (``size_groups: 0``) are used where they save at least this
+#: fraction of the padded Hessian work: on the science data (3-18 atoms) 3 groups save ~50 % and
+#: made an epoch 27.2 s → 21.5 s; on batches of 400 x 12.5 atoms (9-14) they save ~15 % and made
+#: it slower, 26.2 s → 28.1 s (docs/training.md).
+GROUPS_MIN_SAVING = 0.25
 
 
 class TrainingError(PHLError, RuntimeError):
@@ -140,6 +149,9 @@ class Trainer:
             for o in self.optimizers.values()
         ]
         self.generator = torch.Generator(device="cpu").manual_seed(config.seed + 7919)
+        mode = resolve_static_mode(config.static_step, config.regime, self.device)
+        largest = int(self.ds.columns["n_atoms"][self.train_idx].max())
+        self.static_step = StaticStep(self, largest, graph=mode == "graph") if mode != "off" else None
         self.epoch = 0
         self.best = float("inf")
         self.history: list[dict[str, Any]] = []
@@ -157,53 +169,79 @@ class Trainer:
                 f"(covers {sorted(elements)})"
             )
 
-    @property
-    def size_groups(self) -> int:
-        """Sub-batches of similar molecule size per minibatch (``size_groups`` 0: 3 for E-F-H,
-        whose cost grows with every padded Hessian row, 1 for the others)."""
-        return self.cfg.size_groups or (3 if self.cfg.regime == "efh" else 1)
+    def batch_groups(self, batch: Batch) -> list[tuple[np.ndarray, int]]:
+        """The batch's sub-batches of similar molecule size, as (positions, largest molecule):
+        ``size_groups`` of them, or with 0 one for E-F and HVP steps (nothing read from the
+        device) and, for E-F-H, whose cost grows with every padded Hessian row, 3 where they cut
+        the padded Hessian work (Σ n_max² over the molecules) by at least GROUPS_MIN_SAVING."""
+        k = self.cfg.size_groups or (3 if self.cfg.regime == "efh" else 1)
+        if k == 1:
+            return [(np.arange(len(batch)), batch.species.shape[1])]
+        n_atoms = batch.n_atoms.cpu().numpy()
+        groups = [(g, int(n_atoms[g].max())) for g in size_groups(n_atoms, k)]
+        work = sum(len(g) * n**2 for g, n in groups) / (len(n_atoms) * int(n_atoms.max()) ** 2)
+        if not self.cfg.size_groups and work > 1 - GROUPS_MIN_SAVING:
+            return [(np.arange(len(batch)), batch.species.shape[1])]
+        return groups
+
+    def hessian_chunk(self, batch: Batch) -> int:
+        """E-F-H's products per vmap call for this (sub-)batch: the setting, or with -1
+        HESSIAN_CHUNK on CUDA and on CPU up to HESSIAN_CHUNK_MAX_ATOMS padded atoms, else 0."""
+        if self.cfg.hessian_chunk >= 0:
+            return self.cfg.hessian_chunk
+        small = batch.species.numel() <= HESSIAN_CHUNK_MAX_ATOMS
+        return HESSIAN_CHUNK if self.device.type == "cuda" or small else 0
+
+    def with_probes(self, batch: Batch) -> Batch:
+        """The batch with this step's randomized probes (HVP regimes with ``probes: randomized``
+        whose batch has none yet), drawn on the host from the run's generator for the whole
+        batch: the same stream whatever the size groups or static shapes."""
+        cfg = self.cfg
+        if not (cfg.uses_hvp and cfg.probes == "randomized") or batch.probes is not None:
+            return batch
+        with record_function("phl.probes"):
+            probes = draw_probes_torch(
+                batch.n_atoms.cpu(),
+                batch.species.shape[1],
+                cfg.k_probes,
+                cfg.probe_kind,
+                generator=self.generator,
+                dtype=self.dtype,
+            )
+        return replace(batch, probes=probes.to(batch.species.device))
 
     def batch_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Per-molecule loss terms (B,) of this regime, in batch order, and the weighted total
         (scalar). With size groups the molecules go through the model in sub-batches of similar
         size; the terms are the same (each molecule's terms depend on that molecule alone)."""
-        cfg = self.cfg
-        if cfg.uses_hvp and cfg.probes == "randomized":  # drawn for the whole batch: the same stream
-            with record_function("phl.probes"):  # whatever the size groups
-                probes = draw_probes_torch(
-                    batch.n_atoms,
-                    batch.species.shape[1],
-                    cfg.k_probes,
-                    cfg.probe_kind,
-                    generator=self.generator,
-                    dtype=self.dtype,
-                ).to(self.device)
-            batch = replace(batch, probes=probes)
-        groups = []
-        if self.size_groups > 1:
-            n_atoms = batch.n_atoms.cpu().numpy()
-            groups = size_groups(n_atoms, self.size_groups)
-        if len(groups) <= 1:
-            terms = self._molecule_terms(batch)
+        batch = self.with_probes(batch)
+        groups = self.batch_groups(batch)
+        if len(groups) == 1:
+            terms = self.molecule_terms(batch)
         else:
             parts = []
-            for rows in groups:
-                n_max = int(n_atoms[rows].max())
-                parts.append(self._molecule_terms(batch.select(torch.as_tensor(rows, device=self.device), n_max)))
-            inverse = torch.as_tensor(np.argsort(np.concatenate(groups)), device=self.device)
+            for rows, n_max in groups:
+                parts.append(self.molecule_terms(batch.select(torch.as_tensor(rows, device=self.device), n_max)))
+            inverse = torch.as_tensor(np.argsort(np.concatenate([rows for rows, _ in groups])), device=self.device)
             terms = {key: torch.cat([part[key] for part in parts])[inverse] for key in parts[0]}
+        terms["total"] = self.molecule_totals(terms).mean()
+        return terms
+
+    def molecule_totals(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per-molecule weighted loss w_E L_E + w_F L_F (+ w_H L_H), shape (B,)."""
+        cfg = self.cfg
         with record_function("phl.loss"):
             total = cfg.weight_energy * terms["energy"] + cfg.weight_forces * terms["forces"]
             if "hessian" in terms:
                 total = total + cfg.weight_hessian * terms["hessian"]
-            terms["total"] = total.mean()
-        return terms
+        return total
 
-    def _molecule_terms(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def molecule_terms(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Per-molecule energy, force and (E-F-H, HVP regimes) Hessian loss terms of one
         (sub-)batch; HVP regimes read their probes from ``batch.probes``."""
         cfg = self.cfg
-        vmapped = cfg.regime == "efh" and cfg.hessian_chunk > 0
+        chunk = self.hessian_chunk(batch)
+        vmapped = cfg.regime == "efh" and chunk > 0
         with record_function("phl.energy_forces"), vmap_safe() if vmapped else nullcontext():
             energy, forces, coords = energy_forces(self.model, batch.species, batch.coordinates)
         with record_function("phl.loss"):
@@ -213,7 +251,7 @@ class Trainer:
             }
         if cfg.regime == "efh":
             with record_function("phl.hessian"):
-                h = hessian(forces, coords, chunk_size=cfg.hessian_chunk)
+                h = hessian(forces, coords, chunk_size=chunk)
             with record_function("phl.loss"):
                 terms["hessian"] = hessian_loss(h, batch.hessian, batch.n_atoms)
         elif cfg.uses_hvp:
@@ -254,8 +292,8 @@ class Trainer:
         first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
         n_seen = 0
         for b, batch in enumerate(self.loader):
-            batch = batch.to(self.device)
-            terms = self.step(batch)
+            batch = self.with_probes(batch)  # on the host: the device is not read for the sizes
+            terms = self.static_step(batch) if self.static_step else self.step(batch.to(self.device))
             total = terms["total"].detach()
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(total), b, first_bad)
             zero = total.new_zeros(())

@@ -1,0 +1,139 @@
+"""Training steps at static shapes, captured as CUDA graphs (docs/training.md, "Static shapes").
+
+Every minibatch is padded to one shape: ``batch_size`` molecules (a short last batch is made up
+with molecules of no atoms and zero weight) of the training set's largest molecule. Its forward
+pass, loss terms and parameter gradients are computed with the model at static shapes
+(:func:`phl.models.derivatives.static_shapes`: nothing is read back from the device), so that on
+CUDA the whole computation is captured once as a CUDA graph and then replayed: one launch per
+step instead of thousands of small kernels and the host waiting on the device. The optimisers
+step outside the graph (their learning rates change), on the gradients the graph leaves in its
+own tensors. Probes are drawn on the host, in the plain step's stream, and copied in with the
+batch from pinned memory.
+
+Modes (``static_step`` in the training configuration): ``graph`` (CUDA only), ``eager`` (the
+same padded computation without a graph, on any device: how the CPU tests check it), ``off``
+(the plain step), ``auto`` (``graph`` for the E-F and HVP regimes on CUDA, else ``off``; E-F-H is
+bound by arithmetic and its graph would hold ~10 GB). If a capture fails (a model that reads the
+device, an old torch), the run says so once and goes on with the plain step.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+import torch
+
+from phl.dataset.batching import Batch
+from phl.errors import InputError
+from phl.models.derivatives import static_shapes
+
+if TYPE_CHECKING:
+    from phl.training.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+#: Eager runs on a side stream before a capture (cuBLAS workspaces, allocator pools), as the
+#: PyTorch CUDA-graph documentation prescribes.
+WARMUP_STEPS = 2
+
+
+def resolve_mode(mode: str, regime: str, device: torch.device) -> str:
+    """The mode a run uses (one of :data:`phl.training.config.STATIC_STEP_MODES`): ``auto``
+    becomes ``graph`` for E-F and HVP regimes on CUDA, else ``off``; ``graph`` elsewhere than on
+    CUDA is refused."""
+    if mode == "auto":
+        return "graph" if device.type == "cuda" and regime != "efh" else "off"
+    if mode == "graph" and device.type != "cuda":
+        raise InputError(f"static_step 'graph' needs a CUDA device, not {device}; 'eager' runs the same step anywhere")
+    return mode
+
+
+@dataclass
+class _Graph:
+    graph: torch.cuda.CUDAGraph
+    batch: Batch  # the graph's input tensors, refilled before each replay
+    weights: torch.Tensor
+    terms: dict[str, torch.Tensor]  # its outputs, overwritten by each replay
+    grads: tuple[torch.Tensor | None, ...]
+
+
+class StaticStep:
+    """One optimisation step of ``trainer`` on a host batch, at the static shape
+    (``batch_size``, ``n_atoms``); ``graph`` captures it on first use."""
+
+    def __init__(self, trainer: Trainer, n_atoms: int, graph: bool) -> None:
+        self.trainer = trainer
+        self.n_molecules = trainer.cfg.batch_size
+        self.n_atoms = n_atoms
+        self.use_graph = graph
+        self.graph: _Graph | None = None
+        self.failure: str | None = None
+
+    def losses_and_gradients(self, batch: Batch, weights: torch.Tensor):
+        """Per-molecule loss terms, the weighted total and the parameter gradients of a padded
+        batch on the device, computed at static shapes."""
+        trainer = self.trainer
+        with static_shapes():
+            terms = trainer.molecule_terms(batch)
+        terms["total"] = (trainer.molecule_totals(terms) * weights).sum()
+        grads = torch.autograd.grad(terms["total"], trainer.params, allow_unused=True)
+        return {key: value.detach() for key, value in terms.items()}, grads
+
+    def __call__(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Loss terms of the host ``batch`` (per molecule, in batch order, and the total) after
+        one optimiser step on it."""
+        trainer = self.trainer
+        n_real = len(batch)
+        batch = trainer.with_probes(batch)  # drawn for the batch as it is: the plain step's stream
+        padded = batch.pad(self.n_molecules, self.n_atoms)
+        weights = torch.zeros(self.n_molecules, dtype=trainer.dtype)
+        weights[:n_real] = 1.0 / n_real
+        if self.use_graph and self.graph is None and self.failure is None:
+            self._try_capture(padded, weights)
+        if self.use_graph and self.failure is not None:  # the capture failed: the plain step
+            return trainer.step(batch.to(trainer.device))
+        if self.use_graph:
+            terms, grads = self._replay(padded, weights)
+        else:
+            terms, grads = self.losses_and_gradients(padded.to(trainer.device), weights.to(trainer.device))
+        for p, g in zip(trainer.params, grads):
+            p.grad = g
+        for opt in trainer.optimizers.values():
+            opt.step()
+        return {k: v if v.dim() == 0 else v[:n_real] for k, v in terms.items()}
+
+    def _try_capture(self, padded: Batch, weights: torch.Tensor) -> None:
+        try:
+            self.graph = self._capture(padded, weights)
+        except Exception as exc:  # noqa: BLE001 - whatever stops a capture, the plain step runs
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.warning("CUDA graph capture of the training step failed (%s); using the plain step", self.failure)
+
+    def _replay(self, padded: Batch, weights: torch.Tensor):
+        g = self.graph
+        for f in fields(padded):
+            src = getattr(padded, f.name)
+            if src is not None:
+                getattr(g.batch, f.name).copy_(src.pin_memory(), non_blocking=True)
+        g.weights.copy_(weights.pin_memory(), non_blocking=True)
+        g.graph.replay()
+        return g.terms, g.grads
+
+    def _capture(self, padded: Batch, weights: torch.Tensor) -> _Graph:
+        if not hasattr(torch.cuda, "CUDAGraph"):
+            raise RuntimeError(f"torch {torch.__version__} has no CUDA graphs")
+        device = self.trainer.device
+        batch, weights = padded.to(device), weights.to(device)
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            for _ in range(WARMUP_STEPS):
+                self.losses_and_gradients(batch, weights)
+        torch.cuda.current_stream(device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            terms, grads = self.losses_and_gradients(batch, weights)
+        log.info("training step captured as a CUDA graph (%d x %d atoms)", self.n_molecules, self.n_atoms)
+        return _Graph(graph, batch, weights, terms, grads)
