@@ -275,6 +275,26 @@ def test_static_step_reads_nothing_back_from_the_device(tmp_path, teacher, regim
         trainer.batch_losses(meta)
 
 
+def test_a_failed_capture_falls_back_to_the_plain_step(tmp_path, teacher, caplog):
+    """Where a CUDA graph cannot be captured (here: no CUDA at all), the run says so once and
+    trains on with the plain step, on the same probes: the epoch equals a plain epoch."""
+    import logging
+
+    plain = Trainer(TrainConfig(regime="hvp-random", static_step="off", **SHORT), teacher, tmp_path / "plain")
+    want = plain.train_epoch()
+    trainer = Trainer(TrainConfig(regime="hvp-random", static_step="eager", **SHORT), teacher, tmp_path / "graph")
+    trainer.static_step.use_graph = True  # as static_step graph on a device where capture fails
+    with caplog.at_level(logging.WARNING, logger="phl.training.static_step"):
+        got = trainer.train_epoch()
+    assert trainer.static_step.failure and trainer.static_step.graph is None
+    assert [r.getMessage() for r in caplog.records].count(
+        f"CUDA graph capture of the training step failed ({trainer.static_step.failure}); using the plain step"
+    ) == 1
+    assert got.total == want.total and got.n == want.n
+    for a, b in zip(trainer.params, plain.params):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 def test_static_step_settings_are_checked(tmp_path, teacher):
     with pytest.raises(InputError, match="static_step must be one of"):
         Trainer(TrainConfig(static_step="always", **SHORT), teacher, tmp_path / "a")
