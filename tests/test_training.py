@@ -275,6 +275,44 @@ def test_static_step_reads_nothing_back_from_the_device(tmp_path, teacher, regim
         trainer.batch_losses(meta)
 
 
+class EagerReplay:
+    """CPU stand-in for phl.training.static_step.CUDAGraphCapture: runs the step once when
+    "captured", and at each replay recomputes it from the same input tensors and writes the
+    results into those first outputs, as a CUDA graph's replay does."""
+
+    def __init__(self, compute, device):
+        self.compute, self.outputs, self.replays = compute, compute(), 0
+
+    def replay(self):
+        (terms, grads), (out_terms, out_grads) = self.compute(), self.outputs
+        for key, value in terms.items():
+            out_terms[key].copy_(value)
+        for out, grad in zip(out_grads, grads):
+            out.copy_(grad)
+        self.replays += 1
+        return self.outputs
+
+
+@pytest.mark.parametrize(
+    "regime, probes", [("hvp-random", "randomized"), ("hvp-onehot", "fixed"), ("ef", "randomized")]
+)
+def test_replayed_steps_read_each_batch_from_the_graph_inputs(tmp_path, teacher, regime, probes):
+    """The graph path's data flow on the CPU: each batch (coordinates, labels, probes, weights of
+    a short last batch) refilled into the captured input tensors, the step replayed, the gradients
+    and losses read from the captured outputs: the epoch equals a plain epoch."""
+    cfg = dict(regime=regime, probes=probes, **SHORT)
+    plain = Trainer(TrainConfig(static_step="off", **cfg), teacher, tmp_path / "plain")
+    want = plain.train_epoch()
+    trainer = Trainer(TrainConfig(static_step="eager", **cfg), teacher, tmp_path / "graph")
+    trainer.static_step.use_graph, trainer.static_step.capture_class = True, EagerReplay
+    got = trainer.train_epoch()
+    assert trainer.static_step.failure is None and trainer.static_step.graph.capture.replays == len(trainer.loader)
+    for key in ("total", "energy", "forces", "hessian"):
+        assert getattr(got, key) == pytest.approx(getattr(want, key), rel=1e-12)
+    for a, b in zip(trainer.params, plain.params):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)
+
+
 def test_a_failed_capture_falls_back_to_the_plain_step(tmp_path, teacher, caplog):
     """Where a CUDA graph cannot be captured (here: no CUDA at all), the run says so once and
     trains on with the plain step, on the same probes: the epoch equals a plain epoch."""

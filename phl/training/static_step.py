@@ -20,8 +20,9 @@ device, an old torch), the run says so once and goes on with the plain step.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -50,13 +51,34 @@ def resolve_mode(mode: str, regime: str, device: torch.device) -> str:
     return mode
 
 
+class CUDAGraphCapture:
+    """The outputs of ``compute()`` captured once as a CUDA graph on ``device`` (after warm-up
+    runs on a side stream, as the PyTorch documentation prescribes); :meth:`replay` recomputes
+    them in place from whatever the inputs hold then."""
+
+    def __init__(self, compute: Callable[[], Any], device: torch.device) -> None:
+        if not hasattr(torch.cuda, "CUDAGraph"):
+            raise RuntimeError(f"torch {torch.__version__} has no CUDA graphs")
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            for _ in range(WARMUP_STEPS):
+                compute()
+        torch.cuda.current_stream(device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.outputs = compute()
+
+    def replay(self) -> Any:
+        self.graph.replay()
+        return self.outputs
+
+
 @dataclass
 class _Graph:
-    graph: torch.cuda.CUDAGraph
+    capture: Any  # a CUDAGraphCapture (tests substitute one that recomputes eagerly)
     batch: Batch  # the graph's input tensors, refilled before each replay
     weights: torch.Tensor
-    terms: dict[str, torch.Tensor]  # its outputs, overwritten by each replay
-    grads: tuple[torch.Tensor | None, ...]
 
 
 class StaticStep:
@@ -68,6 +90,7 @@ class StaticStep:
         self.n_molecules = trainer.cfg.batch_size
         self.n_atoms = n_atoms
         self.use_graph = graph
+        self.capture_class: Callable[[Callable[[], Any], torch.device], Any] = CUDAGraphCapture
         self.graph: _Graph | None = None
         self.failure: str | None = None
 
@@ -113,27 +136,17 @@ class StaticStep:
 
     def _replay(self, padded: Batch, weights: torch.Tensor):
         g = self.graph
+        pinned = self.trainer.device.type == "cuda"  # asynchronous copies need pinned host memory
         for f in fields(padded):
             src = getattr(padded, f.name)
             if src is not None:
-                getattr(g.batch, f.name).copy_(src.pin_memory(), non_blocking=True)
-        g.weights.copy_(weights.pin_memory(), non_blocking=True)
-        g.graph.replay()
-        return g.terms, g.grads
+                getattr(g.batch, f.name).copy_(src.pin_memory() if pinned else src, non_blocking=pinned)
+        g.weights.copy_(weights.pin_memory() if pinned else weights, non_blocking=pinned)
+        return g.capture.replay()
 
     def _capture(self, padded: Batch, weights: torch.Tensor) -> _Graph:
-        if not hasattr(torch.cuda, "CUDAGraph"):
-            raise RuntimeError(f"torch {torch.__version__} has no CUDA graphs")
         device = self.trainer.device
         batch, weights = padded.to(device), weights.to(device)
-        side = torch.cuda.Stream(device)
-        side.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(side):
-            for _ in range(WARMUP_STEPS):
-                self.losses_and_gradients(batch, weights)
-        torch.cuda.current_stream(device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            terms, grads = self.losses_and_gradients(batch, weights)
+        capture = self.capture_class(lambda: self.losses_and_gradients(batch, weights), device)
         log.info("training step captured as a CUDA graph (%d x %d atoms)", self.n_molecules, self.n_atoms)
-        return _Graph(graph, batch, weights, terms, grads)
+        return _Graph(capture, batch, weights)
