@@ -35,15 +35,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-REGIMES = ("ef", "hvp-onehot", "hvp-random", "efh")
+from phl.registry import REGIMES
+from phl.training.config import STATIC_STEP_MODES
 
 
 def count_work(trainer) -> dict[str, float]:
     """Work of one training step (the static-shape step where the run uses one) on the first
-        batch, counted op by op at torch's dispatcher:
-        matrix-multiply GFLOP (torch.utils.flop_counter's formulas) and GB written by every other op
-        (elementwise, gathers, reductions: memory-bound on a CPU), and the number of ops dispatched: each
-    one at least one kernel launch on a GPU, unless the step is replayed as a CUDA graph."""
+    batch, counted op by op at torch's dispatcher: matrix-multiply GFLOP (torch.utils.flop_counter's
+    formulas), GB written by every other op (elementwise, gathers, reductions: memory-bound on a
+    CPU; views count as written) and the number of ops dispatched: each one at least one kernel
+    launch on a GPU, unless the step is replayed as a CUDA graph."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import flop_registry
@@ -70,8 +71,8 @@ def count_work(trainer) -> dict[str, float]:
         if static is None:
             trainer.backward(trainer.batch_losses(batch.to(trainer.device)))
         else:  # the padded step, as the graph replays it (counted eagerly)
-            weights = torch.full((static.n_molecules,), 1.0 / len(batch), dtype=trainer.dtype, device=trainer.device)
-            static.losses_and_gradients(batch.pad(static.n_molecules, static.n_atoms).to(trainer.device), weights)
+            padded, weights = static.prepare(batch)
+            static.losses_and_gradients(padded.to(trainer.device), weights.to(trainer.device))
     return {
         "matmul_gflop_per_batch": count.flops / 1e9,
         "other_gb_per_batch": count.written / 1e9,
@@ -142,9 +143,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=3, help="epochs per regime; all but the first are timed (default 3)")
     p.add_argument("--regimes", nargs="+", choices=REGIMES, default=list(REGIMES))
     p.add_argument("--device", default="auto", help="auto (CUDA where present), cpu, cuda or cuda:N")
-    p.add_argument(
-        "--static-step", default="auto", choices=("auto", "off", "eager", "graph"), help="the training setting"
-    )
+    p.add_argument("--static-step", default="auto", choices=STATIC_STEP_MODES, help="the training setting")
     p.add_argument("--settings", default="{}", help="other training settings, JSON: '{\"hessian_chunk\": 0}'")
     p.add_argument("--worker", nargs=2, metavar=("REGIME", "DATA"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)

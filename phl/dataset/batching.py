@@ -49,16 +49,13 @@ class Batch:
         """The molecules ``rows`` of this batch, padded to ``n_max`` atoms (at least their largest):
         the same molecules and labels with fewer padded atoms, Hessian rows and probe entries."""
         out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if v is None or f.name in ("index", "energy", "n_atoms"):
-                out[f.name] = None if v is None else v[rows]
-            elif f.name == "hessian":
-                out[f.name] = v[rows, : 3 * n_max, : 3 * n_max]
-            elif f.name in ("probes", "hvps"):
-                out[f.name] = v[rows, :, :n_max]
-            else:
-                out[f.name] = v[rows, :n_max]
+        for name, v in self._tensors():
+            if v is not None:
+                v = v[rows]
+                for axis, per_atom in _ATOM_AXES.get(name, {1: 1}).items():
+                    v = v.narrow(axis, 0, per_atom * n_max)
+                v = v.contiguous()
+            out[name] = v
         return Batch(**out)
 
     def pad(self, n_molecules: int, n_atoms: int) -> Batch:
@@ -68,25 +65,34 @@ class Batch:
         b, n = self.species.shape
         if n_molecules < b or n_atoms < n:
             raise ValueError(f"cannot pad a batch of {b} x {n} atoms to {n_molecules} x {n_atoms}")
-        fill = {"index": -1, "species": -1, "n_atoms": 1}
         out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if v is None:
-                out[f.name] = None
-                continue
-            shape = list(v.shape)
-            shape[0] = n_molecules
-            if f.name == "hessian":
-                shape[1:] = [3 * n_atoms, 3 * n_atoms]
-            elif f.name in ("probes", "hvps"):
-                shape[2] = n_atoms
-            elif v.dim() > 1:
-                shape[1] = n_atoms
-            padded = torch.full(shape, fill.get(f.name, 0), dtype=v.dtype, device=v.device)
-            padded[tuple(slice(0, s) for s in v.shape)] = v
-            out[f.name] = padded
+        for name, v in self._tensors():
+            if v is not None:
+                shape = [n_molecules, *v.shape[1:]]
+                for axis, per_atom in _ATOM_AXES.get(name, {1: 1}).items():
+                    shape[axis] = per_atom * n_atoms
+                padded = torch.full(shape, _PAD_VALUES.get(name, 0), dtype=v.dtype, device=v.device)
+                padded[tuple(slice(0, s) for s in v.shape)] = v
+                v = padded
+            out[name] = v
         return Batch(**out)
+
+    def _tensors(self) -> Iterator[tuple[str, torch.Tensor | None]]:
+        return ((f.name, getattr(self, f.name)) for f in fields(self))
+
+
+#: Axes of each Batch field that run over atoms, with entries per atom (the others: axis 1, one
+#: per atom); padded atoms are the last along each.
+_ATOM_AXES: dict[str, dict[int, int]] = {
+    "index": {},
+    "energy": {},
+    "n_atoms": {},
+    "hessian": {1: 3, 2: 3},
+    "probes": {2: 1},
+    "hvps": {2: 1},
+}
+#: Values of padding (molecules and atoms) where not zero.
+_PAD_VALUES = {"index": -1, "species": -1, "n_atoms": 1}
 
 
 def size_groups(n_atoms: NDArray[np.integer], k: int) -> list[NDArray[np.int64]]:

@@ -8,7 +8,7 @@ has no fixed-shape path for training:
 
 - the AEV from *all* pairs and triples of each padded molecule, with the pairs outside the
   cut-offs, the padded atoms and the central atom masked to zero, summed into TorchANI's
-  species and species-pair blocks by one einsum each; the radial and angular terms themselves
+  species and species-pair blocks by one batched matrix product each; the radial and angular terms themselves
   are TorchANI's modules (``aev.radial``, ``aev.angular``), so the formulas are TorchANI's;
 - every element's network applied to every atom as one batched matrix product per layer
   (``baddbmm`` over the stacked weights of the elements), each atom then taking its own

@@ -104,17 +104,21 @@ class StaticStep:
         grads = torch.autograd.grad(terms["total"], trainer.params, allow_unused=True)
         return {key: value.detach() for key, value in terms.items()}, grads
 
+    def prepare(self, batch: Batch) -> tuple[Batch, torch.Tensor]:
+        """The host ``batch`` at the static shape and the molecules' loss weights (1/B, 0 on the
+        added molecules)."""
+        weights = torch.zeros(self.n_molecules, dtype=self.trainer.dtype)
+        weights[: len(batch)] = 1.0 / len(batch)
+        return batch.pad(self.n_molecules, self.n_atoms), weights
+
     def __call__(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Loss terms of the host ``batch`` (per molecule, in batch order, and the total) after
         one optimiser step on it."""
         trainer = self.trainer
-        n_real = len(batch)
         batch = trainer.with_probes(batch)  # drawn for the batch as it is: the plain step's stream
-        padded = batch.pad(self.n_molecules, self.n_atoms)
-        weights = torch.zeros(self.n_molecules, dtype=trainer.dtype)
-        weights[:n_real] = 1.0 / n_real
+        padded, weights = self.prepare(batch)
         if self.use_graph and self.graph is None and self.failure is None:
-            self._try_capture(padded, weights)
+            self._capture(padded, weights)
         if self.use_graph and self.failure is not None:  # the capture failed: the plain step
             return trainer.step(batch.to(trainer.device))
         if self.use_graph:
@@ -125,14 +129,21 @@ class StaticStep:
             p.grad = g
         for opt in trainer.optimizers.values():
             opt.step()
-        return {k: v if v.dim() == 0 else v[:n_real] for k, v in terms.items()}
+        return {k: v if v.dim() == 0 else v[: len(batch)] for k, v in terms.items()}
 
-    def _try_capture(self, padded: Batch, weights: torch.Tensor) -> None:
+    def _capture(self, padded: Batch, weights: torch.Tensor) -> None:
+        """Capture the step on the static input tensors made from this batch; on any failure,
+        record it and say so once (the run goes on with the plain step)."""
+        device = self.trainer.device
+        batch, weights = padded.to(device), weights.to(device)
         try:
-            self.graph = self._capture(padded, weights)
+            capture = self.capture_class(lambda: self.losses_and_gradients(batch, weights), device)
         except Exception as exc:  # noqa: BLE001 - whatever stops a capture, the plain step runs
             self.failure = f"{type(exc).__name__}: {exc}"
             log.warning("CUDA graph capture of the training step failed (%s); using the plain step", self.failure)
+            return
+        log.info("training step captured as a CUDA graph (%d x %d atoms)", self.n_molecules, self.n_atoms)
+        self.graph = _Graph(capture, batch, weights)
 
     def _replay(self, padded: Batch, weights: torch.Tensor):
         g = self.graph
@@ -143,10 +154,3 @@ class StaticStep:
                 getattr(g.batch, f.name).copy_(src.pin_memory() if pinned else src, non_blocking=pinned)
         g.weights.copy_(weights.pin_memory() if pinned else weights, non_blocking=pinned)
         return g.capture.replay()
-
-    def _capture(self, padded: Batch, weights: torch.Tensor) -> _Graph:
-        device = self.trainer.device
-        batch, weights = padded.to(device), weights.to(device)
-        capture = self.capture_class(lambda: self.losses_and_gradients(batch, weights), device)
-        log.info("training step captured as a CUDA graph (%d x %d atoms)", self.n_molecules, self.n_atoms)
-        return _Graph(capture, batch, weights)
