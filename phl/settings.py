@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import shlex
 import types
 import typing
@@ -73,6 +74,11 @@ def coerce(value: Any, tp: Any, name: str, what: str) -> Any:
     origin = typing.get_origin(tp)
     if origin is Literal:
         choices = typing.get_args(tp)
+        if isinstance(value, bool):  # YAML 1.1 reads an unquoted off/no/on/yes as false/true
+            words = _TRUE if value else _FALSE
+            spelled = [c for c in choices if isinstance(c, str) and c.lower() in words]
+            if len(spelled) == 1:
+                return spelled[0]
         if value not in choices:
             raise InputError(f"{where} must be one of {', '.join(map(str, choices))}, got {value!r}")
         return value
@@ -98,17 +104,27 @@ def coerce(value: Any, tp: Any, name: str, what: str) -> Any:
     if tp is float:
         if isinstance(value, bool):
             raise InputError(f"{where} must be a number, got {value!r}")
+        number = None
         if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value.strip())
+                number = float(value.strip())
             except ValueError:
                 pass
-        raise InputError(f"{where} must be a number, got {value!r}")
+        if number is None:
+            raise InputError(f"{where} must be a number, got {value!r}")
+        if not math.isfinite(number):  # no setting of phl means anything at inf or nan
+            raise InputError(f"{where} must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
+        if isinstance(value, bool):
+            raise InputError(
+                f"{where} must be a string, got {value!r} (YAML reads an unquoted on/off/yes/no as true/false: "
+                "quote the value)"
+            )
         raise InputError(f"{where} must be a string, got {value!r}")
     if origin is tuple:
         items = typing.get_args(tp)
@@ -197,11 +213,14 @@ class Settings:
     def from_args(cls, args: argparse.Namespace, base: dict[str, Any] | None = None):
         return cls.from_dict({**(base or {}), **cls.given(args)})
 
-    def to_cli(self) -> str:
-        """Every command-line field as ``--option value`` text (quoted for a shell)."""
+    def to_cli(self, only: typing.Collection[str] | None = None) -> str:
+        """Every command-line field (or those named in ``only``) as ``--option value`` text
+        (quoted for a shell)."""
         hints = self._hints()
         parts = []
         for f in self.cli_fields():
+            if only is not None and f.name not in only:
+                continue
             value = getattr(self, f.name)
             flag = "--" + f.name.replace("_", "-")
             _, tp = _is_optional(hints[f.name])

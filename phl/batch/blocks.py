@@ -37,10 +37,19 @@ class Batching(Settings):
         "job's own process",
     )
 
+    #: molecules in flight at most: each is a worker process with its own CUDA context (~0.5 GB of
+    #: GPU memory before any molecule) and its share of the job's cores
+    MAX_MOLECULES_IN_FLIGHT: ClassVar[int] = 64
+
     def __post_init__(self) -> None:
         for name in ("reactions_per_job", "label_jobs_per_block", "molecules_in_flight"):
             if getattr(self, name) < 1:
                 raise InputError(f"batching option {name} must be at least 1, got {getattr(self, name)}")
+        if self.molecules_in_flight > self.MAX_MOLECULES_IN_FLIGHT:
+            raise InputError(
+                f"batching option molecules_in_flight must be at most {self.MAX_MOLECULES_IN_FLIGHT} (one worker "
+                f"process each), got {self.molecules_in_flight}"
+            )
 
     def n_blocks(self, n_reactions: int) -> int:
         return math.ceil(n_reactions / self.reactions_per_job)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from phl.cli.compute import add_method_options
+from phl.cli.compute import PER_REACTION, PER_STRUCTURE, add_method_options
 from phl.errors import InputError
-from phl.io.atomic import check_output_dir, check_output_path
+from phl.io.atomic import check_distinct, check_output_dir, check_output_path
 from phl.labels import LabelSettings
 from phl.qm.method import Method
 
@@ -23,6 +23,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     batching = Batching.from_args(args)
     method = Method.from_args(args)
     check_output_path(args.out, "block table" if args.action == "geometries" else "label shard")
+    check_distinct(
+        {"reaction list": getattr(args, "reactions", None), "block table": getattr(args, "block_table", None)},
+        {"--out": args.out},
+    )
     if args.action == "geometries":
         from phl.batch.geometry import run_block
         from phl.geometries.design import SamplingDesign
@@ -79,7 +83,7 @@ def add_parsers(sub) -> None:
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     Batching.add_arguments(a.add_argument_group("batching"), exclude=("label_jobs_per_block", "molecules_in_flight"))
     SamplingDesign.add_arguments(a.add_argument_group("sampling design"))
-    add_method_options(a)
+    add_method_options(a, charge_from=PER_REACTION)
     GeometrySettings.add_arguments(a.add_argument_group("geometry settings"))
     a.set_defaults(func=cmd_batch)
 
@@ -90,6 +94,6 @@ def add_parsers(sub) -> None:
     a.add_argument("--out", required=True, help="label shard to write (.h5)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     Batching.add_arguments(a.add_argument_group("batching"), exclude=("reactions_per_job",))
-    add_method_options(a)
+    add_method_options(a, charge_from=PER_STRUCTURE)
     LabelSettings.add_arguments(a.add_argument_group("what the label holds"))
     a.set_defaults(func=cmd_batch)

@@ -10,18 +10,40 @@ import sys
 import numpy as np
 
 from phl.errors import InputError
-from phl.io.atomic import check_output_path
+from phl.io.atomic import check_distinct, check_output_path
 from phl.labels import LabelSettings
 from phl.qm.method import Method
 
+#: why commands that compute reactions or their structures take no --charge/--multiplicity
+PER_REACTION = (
+    "each reaction's charge and multiplicity come from the reaction list (its charge and multiplicity entries)"
+)
+PER_STRUCTURE = "each structure is computed at its reaction's charge and multiplicity (recorded in structures.json)"
+PER_IMPORTED = (
+    "each reaction's charge and multiplicity come from the input (SMILES: formal charges and radicals, or the "
+    "charge and multiplicity columns; the public sets: neutral singlets)"
+)
 
-def add_method_options(p: argparse.ArgumentParser) -> None:
-    """Every field of :class:`phl.qm.method.Method`, for each command that runs the reference."""
-    Method.add_arguments(
-        p.add_argument_group(
-            "level of theory (default: Gaussian 16 wB97XD/6-31G(d), UltraFine grid; --method gfn2-xtb for GFN2-xTB)"
-        )
+
+def add_method_options(p: argparse.ArgumentParser, charge_from: str | None = None) -> None:
+    """Every field of :class:`phl.qm.method.Method`, for each command that runs the reference.
+
+    ``charge_from``: the command's molecules carry their own charge and multiplicity (reactions of a
+    list, structures of a reaction); ``--charge``/``--multiplicity`` are then refused with this
+    reason instead of being overridden in silence."""
+    group = p.add_argument_group(
+        "level of theory (default: Gaussian 16 wB97XD/6-31G(d), UltraFine grid; --method gfn2-xtb for GFN2-xTB)"
     )
+    if charge_from is None:
+        Method.add_arguments(group)
+        return
+    Method.add_arguments(group, exclude=("charge", "multiplicity"))
+    for name in ("charge", "multiplicity"):
+
+        def refuse(text: str, name: str = name) -> None:
+            raise argparse.ArgumentTypeError(f"not an option of this command: {charge_from}; remove --{name}")
+
+        group.add_argument(f"--{name}", type=refuse, help=argparse.SUPPRESS)
 
 
 def cmd_compute(args: argparse.Namespace) -> int:
@@ -34,8 +56,15 @@ def cmd_compute(args: argparse.Namespace) -> int:
     method = Method.from_args(args)
     if args.json:
         check_output_path(args.json, "label")
+        check_distinct({"geometry": args.geometry}, {"--json": args.json})
     meta: dict = {}
     if args.index is not None:
+        given = [n for n in ("charge", "multiplicity") if getattr(args, n) is not None]
+        if given:
+            raise InputError(
+                f"--{given[0]} with --index: a structure of a reaction is computed at its reaction's charge and "
+                "multiplicity (recorded in the structures file); remove the option"
+            )
         from phl.geometries.jobs import read_structure
 
         atoms, meta = read_structure(args.geometry, args.index)
@@ -79,6 +108,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     method = Method.from_args(args)
     if args.json:
         check_output_path(args.json)
+        check_distinct({"geometry": args.geometry}, {"--json": args.json})
     atoms = read_xyz(args.geometry)
     calc = ReferenceCalculator(method)
     with warnings.catch_warnings():
@@ -119,6 +149,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     from phl.io.label_summary import label_files, summarize_labels
 
     check_output_path(args.out, "table")
+    check_distinct({"label": args.labels}, {"--out": args.out})
     summarize_labels(label_files(args.labels, args.allow_empty), Path(args.out))
     return 0
 

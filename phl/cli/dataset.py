@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from phl.errors import InputError
-from phl.io.atomic import check_output_path
+from phl.io.atomic import check_distinct, check_output_path
 from phl.registry import CATEGORIES
 
 
@@ -20,6 +20,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         check_output_path(out, "export")
     elif out:
         check_output_path(out, "data set")
+    if out:
+        inputs = [getattr(args, k, None) for k in ("dataset", "summary")] + list(getattr(args, "inputs", None) or [])
+        check_distinct({"input": inputs, "--labels": getattr(args, "labels", None)}, {"--out": out})
     if args.action == "inspect":
         with Dataset(args.dataset) as ds:
             s = summary.summarize(ds)

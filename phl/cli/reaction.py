@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from phl.cli.compute import add_method_options
+from phl.cli.compute import PER_IMPORTED, PER_REACTION, add_method_options
 from phl.errors import InputError
 from phl.geometries import jobs
 from phl.geometries.design import SamplingDesign
 from phl.geometries.jobs import NEEDS, STEPS, GeometrySettings
 from phl.geometries.records import RECORD_TYPES
-from phl.io.atomic import check_output_path
+from phl.io.atomic import check_distinct, check_output_path
 from phl.qm.method import Method
 
 
@@ -38,6 +38,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
             "summary needs structures.json files, block tables (CSV) or a reaction list and --dir, and --out"
         )
     check_output_path(args.out, "table")
+    check_distinct({"input": files}, {"--out": args.out})
     tables = [jobs.read_summary_rows(p) for p in files if Path(p).suffix.lower() == ".csv"]
     records = [_read_record(p, "structures") for p in files if Path(p).suffix.lower() != ".csv"]
     if records:
@@ -55,6 +56,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         raise InputError("the collect step needs --id and --json")
     check_output_path(args.json, "record")
     given = [s for s in STEPS if getattr(args, s) is not None]
+    check_distinct({f"--{s}": getattr(args, s) for s in STEPS}, {"--json": args.json})
     out = jobs.collect(args.id, {s: _read_record(getattr(args, s), s) for s in ("reactant", "product", "ts", *given)})
     atomic_write_json(args.json, out.to_dict())
     counts = ", ".join(f"{g} {n}" for g, n in jobs.structure_counts(out).items())
@@ -70,6 +72,10 @@ def cmd_step(args: argparse.Namespace) -> int:
     if not args.id or not args.json:
         raise InputError(f"the {args.step} step needs --id and --json")
     check_output_path(args.json, "record")
+    check_distinct(
+        {"reaction list": args.reactions, **{f"--{n}": getattr(args, n, None) for n in NEEDS[args.step]}},
+        {"--json": args.json},
+    )
     settings = GeometrySettings.from_args(args)
     method = Method.from_args(args)
     inputs = {name: _read_record(getattr(args, name, None), name) for name in NEEDS[args.step]}
@@ -94,12 +100,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     if Path(args.out).suffix.lower() not in (".h5", ".hdf5"):
         raise InputError(f"--out {args.out}: an imported list is written as HDF5 (.h5)")
-    target = check_output_path(args.out, "reaction list")
-    for p in args.inputs:
-        if Path(p).exists() and Path(p).resolve() == target.resolve():
-            raise InputError(f"--out {args.out} is an input; write the list to another file")
+    check_output_path(args.out, "reaction list")
     skipped = args.skipped or str(Path(args.out).with_suffix("")) + ".skipped.csv"
     check_output_path(skipped, "table")
+    check_distinct({"input": args.inputs, "--ids": args.ids}, {"--out": args.out, "--skipped": skipped})
     ids = None
     if args.ids:
         path = Path(args.ids)
@@ -158,6 +162,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from phl.io.atomic import atomic_path
 
     check_output_path(args.xyz, "XYZ file")
+    check_distinct({"reaction list": args.reactions}, {"--xyz": args.xyz})
     reaction = load_reaction(args.reactions, args.id)
     frames = [("reactant", reaction.reactant), ("ts_guess", reaction.ts_guess), ("product", reaction.product)]
     images = []
@@ -218,7 +223,7 @@ def add_parsers(sub) -> None:
         for name in NEEDS[step]:
             s.add_argument(f"--{name}", help=f"JSON record of the {name} step")
         s.add_argument("--json", help="record to write (atomically)")
-        add_method_options(s)
+        add_method_options(s, charge_from=PER_REACTION)
         GeometrySettings.add_arguments(s.add_argument_group("geometry settings"))
         s.set_defaults(func=cmd_step)
 
@@ -277,7 +282,7 @@ def add_parsers(sub) -> None:
         "--workers", type=int, default=1, help="processes parsing Q-Chem logs (grambow; ~0.3 s per log each)"
     )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    add_method_options(s)
+    add_method_options(s, charge_from=PER_IMPORTED)
     s.set_defaults(func=cmd_import)
 
     s = steps.add_parser("show", help="one reaction of a list as a three-frame XYZ: reactant, TS guess, product")

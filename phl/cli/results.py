@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from phl.errors import InputError
-from phl.io.atomic import check_output_dir, check_output_path
+from phl.io.atomic import check_distinct, check_output_dir, check_output_path
 
 
 def checkpoint_of(run: str) -> Path:
@@ -22,9 +22,11 @@ def checkpoint_of(run: str) -> Path:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from phl.io.atomic import atomic_write_text
     from phl.models import load_model
-    from phl.results.evaluate import HESSIAN_BATCH_SIZE, evaluate_model, group_summaries
+    from phl.results.evaluate import HESSIAN_BATCH_SIZE, check_same_level, evaluate_model, group_summaries
 
     check_output_path(args.out, "table")
+    check_distinct({"run": args.run, "dataset": args.dataset}, {"--out": args.out})
+    check_same_level(checkpoint_of(args.run), args.dataset)
     model = load_model(checkpoint_of(args.run), args.device)
     hessian_batch_size = HESSIAN_BATCH_SIZE if args.hessian_batch_size is None else args.hessian_batch_size
     rows = evaluate_model(
@@ -40,6 +42,7 @@ def cmd_ts_search(args: argparse.Namespace) -> int:
     from phl.results.ts_search import search_all
 
     check_output_path(args.out, "table")
+    check_distinct({"run": args.run, "--reactions": args.reactions}, {"--out": args.out})
     table = search_all(checkpoint_of(args.run), args.reactions, args.geometries)
     atomic_write_text(args.out, table.to_csv(index=False))
     print(table.drop(columns=["note"]).to_string(index=False) if len(table) else "no reaction with a reference TS")

@@ -79,6 +79,13 @@ class SamplingDesign(Settings):
 
     def subsets(self, ids: list[str]) -> tuple[set[str], set[str]]:
         """(IRC subset, NMS subset) of a reaction list."""
+        for name in ("irc_reactions", "nms_reactions"):
+            value = getattr(self, name)
+            if value is not None and value > len(ids):
+                raise InputError(
+                    f"sampling option {name} is {value} but the reaction list has {len(ids)} reactions; set it to "
+                    f"at most {len(ids)}, or null for all"
+                )
         order = self.ranked(ids)
         n_irc = len(order) if self.irc_reactions is None else min(self.irc_reactions, len(order))
         n_nms = n_irc if self.nms_reactions is None else min(self.nms_reactions, n_irc)

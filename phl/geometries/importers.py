@@ -37,7 +37,7 @@ from ase.data import chemical_symbols
 
 from phl.checks import check_atomic_numbers
 from phl.errors import InputError, PHLError
-from phl.geometries.reactions import Reaction, valid_id
+from phl.geometries.reactions import Reaction, id_problem
 from phl.qm.method import Method
 
 TRANSITION1X_SPLITS = ("data", "train", "val", "test")
@@ -53,9 +53,14 @@ Item = Reaction | Skipped
 
 
 def phl_id(name: str) -> str:
-    """A reaction id phl accepts (letters, digits, ``_ - .``) from a public set's name."""
+    """A reaction id phl accepts (:data:`~phl.geometries.reactions.ID_RULE`) from a set's name:
+    other characters become ``_``; a name that still cannot name a folder (``..``, too long)
+    raises ValueError, and its reaction is skipped with that reason."""
     rid = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name).strip())
-    return rid if valid_id(rid) else "reaction"
+    problem = id_problem(rid)
+    if problem:
+        raise ValueError(problem)
+    return rid
 
 
 def _atoms(numbers: np.ndarray, positions: np.ndarray, what: str) -> Atoms:

@@ -2,7 +2,8 @@
 
 **YAML** (written by hand): a top-level ``reactions`` list; each entry has
 
-    id: hcn_hnc                  # unique, letters, digits, '_', '-', '.'
+    id: hcn_hnc                  # unique, a file name: letters, digits, '_', '-', '.' (at most 128,
+                                 # starting with a letter, a digit or '_')
     charge: 0                    # optional, default 0
     multiplicity: 1              # optional, default 1
     reactant: |                  # XYZ block (symbol x y z per line, Å) ...
@@ -39,7 +40,11 @@ from phl.errors import InputError
 from phl.io.xyz import read_xyz
 
 BUILTIN = Path(__file__).resolve().parents[1] / "data" / "reactions.yaml"
-_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: a reaction id names the folder of its records (results/geometries/ID/): a file-name component
+#: on every file system, never '.', '..' or an option ('-x'), of bounded length
+MAX_ID_LENGTH = 128
+_ID = re.compile(rf"^[A-Za-z0-9_][A-Za-z0-9_.-]{{0,{MAX_ID_LENGTH - 1}}}$")
+ID_RULE = f"1-{MAX_ID_LENGTH} letters, digits, '_', '-' or '.', starting with a letter, a digit or '_'"
 
 
 H5_FORMAT = "phl-reactions"
@@ -76,7 +81,15 @@ class Reaction:
 
 
 def valid_id(rid: object) -> bool:
-    return isinstance(rid, str) and bool(_ID.match(rid))
+    return isinstance(rid, str) and bool(_ID.fullmatch(rid))
+
+
+def id_problem(rid: object) -> str:
+    """Why ``rid`` cannot be a reaction id ('' when it can)."""
+    if valid_id(rid):
+        return ""
+    shown = repr(rid) if not isinstance(rid, str) or len(rid) <= 40 else repr(rid[:40] + "...") + f" ({len(rid)} chars)"
+    return f"'id' {shown} is not a safe file name: it must be {ID_RULE}"
 
 
 def _geometry(value, base: Path, where: str) -> Atoms:
@@ -125,6 +138,11 @@ def reaction_list_path(name: str | Path) -> Path:
             f"{path}: no such reaction list ('builtin', a YAML list, or an HDF5 list written by "
             "'phl reaction import'; see README 'Paper scale')"
         )
+    if path.suffix.lower() == ".csv":
+        raise InputError(
+            f"{path}: a CSV is not a reaction list; import a SMILES list first: phl reaction import smiles {path} "
+            f"--out {path.with_suffix('.h5')} (then use the .h5)"
+        )
     return path
 
 
@@ -142,7 +160,7 @@ def reaction_ids(path: str | Path = BUILTIN) -> list[str]:
         ids = [e.get("id") if isinstance(e, dict) else None for e in _read_entries(path)]
     for k, rid in enumerate(ids):
         if not valid_id(rid):
-            raise InputError(f"{path}: reaction {k + 1}: 'id' must be letters, digits, '_', '-' or '.'")
+            raise InputError(f"{path}: reaction {k + 1}: {id_problem(rid)}")
     dup = sorted(rid for rid, n in Counter(ids).items() if n > 1)
     if dup:
         raise InputError(f"{path}: duplicate reaction id(s) {', '.join(dup)}")
@@ -158,7 +176,7 @@ def _parse_entry(entry: dict, k: int, path: Path) -> Reaction:
     if unknown:
         raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}")
     if not valid_id(rid):
-        raise InputError(f"{where}: 'id' must be letters, digits, '_', '-' or '.'")
+        raise InputError(f"{where}: {id_problem(rid)}")
     for key in ("reactant", "product"):
         if key not in entry:
             raise InputError(f"{where}: missing {key!r}")

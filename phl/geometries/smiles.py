@@ -15,7 +15,10 @@ order, and IDPP interpolates between them without rotating the molecule through 
 
 Rows that cannot give a reaction are skipped with the reason, as the other importers do: an
 unparsable SMILES, an atom without a map, a map used twice, maps or elements that differ between
-the sides (unbalanced), a side RDKit cannot embed. The geometries are minimised again at the
+the sides (unbalanced), an isotope label (phl uses natural-abundance masses), a charge that differs
+between the sides or from the ``charge`` column, a ``multiplicity`` the radicals of the SMILES do
+not allow (:func:`charge_and_multiplicity`), a change of stereochemistry only, an id that cannot
+name a folder, a side RDKit cannot embed. The geometries are minimised again at the
 reference level by the geometry stage; here they only have to be sane.
 """
 
@@ -131,8 +134,11 @@ def _place(mol, frags: list[list[int]], target: np.ndarray, n: int, seed: int, c
     return pos
 
 
-def reaction_geometries(smiles: str, n_conformers: int = 8, seed: int = 0, contact: float = 2.0) -> tuple[Atoms, Atoms]:
-    """Reactant and product (Å, one atom order: by atom map) of a fully mapped ``R>>P``."""
+def parse_reaction(smiles: str):
+    """The two sides of a fully mapped ``R>>P`` as RDKit molecules with atoms sorted by map, after
+    the checks every row gets: balanced maps and elements, no isotope label, bonds that change."""
+    from rdkit import Chem
+
     parts = str(smiles).strip().split(">")
     if len(parts) != 3 or parts[1]:
         raise ValueError(f"not a reaction SMILES R>>P (no agents): {smiles!r}")
@@ -148,8 +154,83 @@ def reaction_geometries(smiles: str, n_conformers: int = 8, seed: int = 0, conta
     if rz != pz:
         k = next(i for i in range(len(rz)) if rz[i] != pz[i])
         raise ValueError(f"unbalanced: atom map {rmaps[k]} is element {rz[k]} in the reactant, {pz[k]} in the product")
+    for mol, side in ((rmol, "reactant"), (pmol, "product")):
+        labelled = next((a for a in mol.GetAtoms() if a.GetIsotope()), None)
+        if labelled is not None:
+            raise ValueError(
+                f"{side}: isotope label [{labelled.GetIsotope()}{labelled.GetSymbol()}] (atom map "
+                f"{labelled.GetAtomMapNum()}): phl computes every atom with its natural-abundance mass (IRCs and "
+                "normal modes are mass-weighted); remove the label"
+            )
     if _bonds(rmol) == _bonds(pmol):
-        raise ValueError("reactant and product have the same bonds: no reaction")
+        if Chem.MolToSmiles(rmol, isomericSmiles=False) != Chem.MolToSmiles(pmol, isomericSmiles=False):
+            raise ValueError(
+                "reactant and product have the same bonds and differ only in formal charges or radicals: "
+                "no bond changes, so no reaction path phl can check"
+            )
+        if Chem.MolToSmiles(rmol) != Chem.MolToSmiles(pmol):
+            raise ValueError(
+                "reactant and product have the same bonds and differ only in stereochemistry (E/Z or R/S): phl "
+                "tells a reaction's two ends apart by their bond graphs (the IRC check), which cannot tell "
+                "stereoisomers apart; a stereo isomerisation cannot be imported"
+            )
+        raise ValueError("reactant and product are the same molecule (same bonds, same stereochemistry): no reaction")
+    return rmol, pmol
+
+
+def _integer_column(value: object, column: str) -> int | None:
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{column} column: {text!r} is not an integer") from None
+    if not number.is_integer():
+        raise ValueError(f"{column} column: {text!r} is not an integer")
+    return int(number)
+
+
+def charge_and_multiplicity(rmol, pmol, charge: object = "", multiplicity: object = "") -> tuple[int, int]:
+    """The charge and multiplicity of a reaction, checked against its SMILES on both sides.
+
+    Charge: the sum of formal charges, the same on both sides; a ``charge`` column must agree.
+    Multiplicity: the radical electrons of the SMILES (RDKit) on each side; a ``multiplicity``
+    column must be at least 1, of the parity of the radical count, and at most one more than the
+    radicals of either side (a SMILES without radicals is a closed shell); without the column the
+    lowest the radicals allow (singlet, or doublet for an odd count)."""
+    from rdkit.Chem import Descriptors
+
+    charges = [sum(a.GetFormalCharge() for a in m.GetAtoms()) for m in (rmol, pmol)]
+    if charges[0] != charges[1]:
+        raise ValueError(
+            f"charge not conserved: the reactant side has charge {charges[0]:+d}, the product side {charges[1]:+d}"
+        )
+    given = _integer_column(charge, "charge")
+    if given is not None and given != charges[0]:
+        raise ValueError(
+            f"charge column says {given:+d} but the SMILES has formal charge {charges[0]:+d}; correct one of them"
+        )
+    radicals = [Descriptors.NumRadicalElectrons(m) for m in (rmol, pmol)]
+    mult = _integer_column(multiplicity, "multiplicity")
+    if mult is None:
+        return charges[0], radicals[0] % 2 + 1
+    if mult < 1:
+        raise ValueError(f"multiplicity column: {mult} is not a spin multiplicity (2S+1 >= 1)")
+    unpaired = mult - 1
+    if unpaired % 2 != radicals[0] % 2 or unpaired > min(radicals):
+        raise ValueError(
+            f"multiplicity column says {mult} ({unpaired} unpaired electrons) but the SMILES has "
+            f"{radicals[0]} radical electron(s) in the reactant and {radicals[1]} in the product; write the "
+            "radicals in the SMILES or correct the multiplicity"
+        )
+    return charges[0], mult
+
+
+def reaction_geometries(smiles: str, n_conformers: int = 8, seed: int = 0, contact: float = 2.0) -> tuple[Atoms, Atoms]:
+    """Reactant and product (Å, one atom order: by atom map) of a fully mapped ``R>>P``."""
+    rmol, pmol = parse_reaction(smiles)
+    rz = [a.GetAtomicNum() for a in rmol.GetAtoms()]
     rf, pf = _fragments(rmol), _fragments(pmol)
     if len(rf) <= len(pf):  # the side with fewer molecules is embedded whole; the other placed on it
         anchor_mol, anchor_frags, other_mol, other_frags, anchor_is_reactant = rmol, rf, pmol, pf, True
@@ -170,14 +251,6 @@ def reaction_geometries(smiles: str, n_conformers: int = 8, seed: int = 0, conta
         other = _place(other_mol, other_frags, anchor, n_conformers, seed + 1000, contact)
     reactant, product = (anchor, other) if anchor_is_reactant else (other, anchor)
     return Atoms(numbers=rz, positions=reactant), Atoms(numbers=rz, positions=product)
-
-
-def formal_charge(smiles: str) -> int:
-    """Total formal charge of the reactant side of ``R>>P``."""
-    from rdkit import Chem
-
-    mol = Chem.MolFromSmiles(str(smiles).split(">")[0], sanitize=False)
-    return 0 if mol is None else sum(a.GetFormalCharge() for a in mol.GetAtoms())
 
 
 def read_smiles(paths: list[Path], n_conformers: int = 8, seed: int = 0) -> Iterator:
@@ -213,10 +286,12 @@ def read_smiles(paths: list[Path], n_conformers: int = 8, seed: int = 0) -> Iter
         try:
             if not name:
                 raise ValueError("empty id")
-            charge = int(row.get("charge") or formal_charge(row["smiles"]))
-            multiplicity = int(row.get("multiplicity") or 1)
+            rid = phl_id(name)
+            charge, multiplicity = charge_and_multiplicity(
+                *parse_reaction(row["smiles"]), row.get("charge", ""), row.get("multiplicity", "")
+            )
             reactant, product = reaction_geometries(row["smiles"], n_conformers, seed)
         except ValueError as exc:
-            yield Skipped(name or "?", str(exc))
+            yield Skipped(name[:80] or "?", str(exc))
             continue
-        yield Reaction(phl_id(name), reactant, product, charge=charge, multiplicity=multiplicity, source_id=name)
+        yield Reaction(rid, reactant, product, charge=charge, multiplicity=multiplicity, source_id=name)

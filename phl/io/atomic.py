@@ -55,6 +55,37 @@ def check_output_path(path: str | Path, what: str = "output") -> Path:
     return target
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_distinct(inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+    """Refuse, before any work, an output that is one of the inputs or another output (by path or
+    by file: a symlink or hard link to an input counts). Keys name the options in messages; a value
+    may be a path, a list of paths or None (not given)."""
+
+    def flat(named: dict[str, Any]) -> list[tuple[str, Path]]:
+        out = []
+        for name, value in named.items():
+            for p in value if isinstance(value, (list, tuple)) else [value]:
+                if p is not None and str(p) != "builtin":
+                    out.append((name, Path(p)))
+        return out
+
+    ins, outs = flat(inputs), flat(outputs)
+    for k, (name, path) in enumerate(outs):
+        target = Path(os.path.realpath(path))
+        for other_name, other in ins + outs[:k]:
+            if target == Path(os.path.realpath(other)) or _same_file(path, other):
+                kind = "an input" if (other_name, other) in ins else "another output"
+                raise InputError(
+                    f"{name} {path} is {kind} ({other_name} {other}); phl would overwrite it: write to another file"
+                )
+
+
 def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
     """Refuse an output folder that exists as something else or cannot be written."""
     path = Path(path)

@@ -12,12 +12,19 @@ Every field that applies is recorded in each output's ``method`` block, with the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal
 
 from phl.errors import InputError
 from phl.qm.basis import gaussian_uses_cartesian_d, normalise_basis_name
 from phl.settings import Settings, setting
+
+#: the hottest electronic temperature (K) accepted for GFN2-xTB (xtb's own manual uses up to a few
+#: thousand K for hard cases)
+XTB_MAX_TEMPERATURE = 5000.0
+#: tblite's (and phl's) default electronic temperature (K)
+XTB_DEFAULT_TEMPERATURE = 300.0
 
 ReferenceMethodName = Literal["wb97x-d", "gfn2-xtb"]
 Backend = Literal["auto", "cpu", "gpu"]
@@ -119,13 +126,17 @@ class Method(Settings):
     xtb_accuracy: float = setting(
         0.01, "GFN2-xTB: tblite SCC accuracy (smaller is tighter; 0.01 keeps FD Hessians within ~3e-5 Eh/Å²)"
     )
-    xtb_temperature: float = setting(300.0, "GFN2-xTB: electronic temperature (K) of the Fermi smearing")
+    xtb_temperature: float = setting(
+        XTB_DEFAULT_TEMPERATURE, "GFN2-xTB: electronic temperature (K) of the Fermi smearing"
+    )
 
-    #: the fields each method uses (besides charge and multiplicity); the others are not recorded
+    #: the fields each method uses; the others are refused when given (:meth:`from_dict`) and not recorded
     XTB_FIELDS: ClassVar[tuple[str, ...]] = (
         "method", "charge", "multiplicity", "max_cycle", "backend", "hessian_mode", "fd_step",
         "xtb_accuracy", "xtb_temperature",
     )  # fmt: skip
+    #: the fields only GFN2-xTB uses
+    XTB_ONLY: ClassVar[tuple[str, ...]] = ("xtb_accuracy", "xtb_temperature")
 
     def __post_init__(self) -> None:
         if self.functional.lower() not in FUNCTIONALS:
@@ -150,19 +161,18 @@ class Method(Settings):
         for name in ("conv_tol", "conv_tol_grad", "conv_tol_cphf", "fd_step"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if self.max_cycle < 1:
-            raise InputError(f"max_cycle must be at least 1, got {self.max_cycle!r}")
+        if not 1 <= self.max_cycle <= MAX_CYCLE:
+            raise InputError(f"max_cycle must be at least 1 and at most {MAX_CYCLE}, got {self.max_cycle!r}")
         if self.backend not in ("auto", "cpu", "gpu"):
             raise InputError(f"backend must be auto, cpu or gpu, got {self.backend!r}")
         if self.hessian_mode not in ("auto", "analytic", "fd"):
             raise InputError(f"hessian_mode must be auto, analytic or fd, got {self.hessian_mode!r}")
         if self.method not in ("wb97x-d", "gfn2-xtb"):
             raise InputError(f"method must be wb97x-d or gfn2-xtb, got {self.method!r}")
-        if not (self.xtb_accuracy > 0 and self.xtb_temperature >= 0):
-            raise InputError(
-                f"xtb_accuracy must be positive and xtb_temperature >= 0, got {self.xtb_accuracy}, "
-                f"{self.xtb_temperature}"
-            )
+        for name, (low, high, unit, why) in RANGES.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and low <= value <= high):
+                raise InputError(f"method option {name} must be in [{low:g}, {high:g}]{unit}, got {value!r}: {why}")
         if self.is_xtb and self.hessian_mode == "analytic":
             raise InputError(
                 "hessian_mode analytic: tblite has no analytic GFN2-xTB Hessian; use fd (central differences "
@@ -171,6 +181,13 @@ class Method(Settings):
         if self.is_xtb and self.backend == "gpu":
             raise InputError("backend gpu: GFN2-xTB runs on the CPU (tblite); use auto or cpu")
 
+    @classmethod
+    def fields_of(cls, method: str) -> tuple[str, ...]:
+        """The fields that ``method`` uses."""
+        if method == "gfn2-xtb":
+            return cls.XTB_FIELDS
+        return tuple(f.name for f in fields(cls) if f.name not in cls.XTB_ONLY)
+
     @property
     def is_xtb(self) -> bool:
         return self.method == "gfn2-xtb"
@@ -178,8 +195,9 @@ class Method(Settings):
     @property
     def level_of_theory(self) -> str:
         """Short name of the level of theory, as tables, figures and data sets name it."""
-        if self.is_xtb:
-            return "GFN2-xTB"
+        if self.is_xtb:  # the Fermi smearing changes the energy surface: a hotter one is another level
+            hot = self.xtb_temperature != XTB_DEFAULT_TEMPERATURE
+            return f"GFN2-xTB (electronic temperature {self.xtb_temperature:g} K)" if hot else "GFN2-xTB"
         return f"{FUNCTIONALS_DISPLAY.get(self.functional.lower(), self.functional)}/{self.basis}"
 
     @property
@@ -225,11 +243,61 @@ class Method(Settings):
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Method:
-        """Build from a mapping; the derived keys that :meth:`to_dict` adds are accepted back."""
+    def from_dict(cls, data: dict[str, Any] | None, inherited: dict[str, Any] | None = None) -> Method:
+        """Build from a mapping; the derived keys that :meth:`to_dict` adds are accepted back.
+
+        An option the chosen method does not use (``basis`` with ``method: gfn2-xtb``,
+        ``xtb_accuracy`` with DFT) is refused, never dropped. ``inherited`` is a layer of defaults
+        under ``data`` (the workflow's ``config.yaml`` under a ``--configfile``): an option that
+        ``data`` holds with the very value of ``inherited`` came from there, and is left out where
+        the method does not use it."""
         data = {k: v for k, v in (data or {}).items() if k not in DERIVED_KEYS}
+        name = data.get("method", "wb97x-d")
+        if isinstance(name, str):
+            used = cls.fields_of(name)
+            inherited = inherited or {}
+            data = {k: v for k, v in data.items() if k in used or k not in inherited or inherited[k] != v}
+            unused = [k for k in data if k not in used and k in {f.name for f in fields(cls)}]
+            if unused:
+                other = "GFN2-xTB" if name != "gfn2-xtb" else "DFT"
+                raise InputError(
+                    f"method {name} does not use the {other} option(s) {', '.join(unused)}; "
+                    "remove them (phl never drops an option it was given)"
+                )
         return super().from_dict(data)
 
+    def to_cli(self, per_molecule: bool = True) -> str:  # type: ignore[override]
+        """The options of the fields this method uses, as command-line text; without charge and
+        multiplicity when ``per_molecule`` is false (commands whose reactions or structures carry
+        their own)."""
+        used = set(self.fields_of(self.method)) - (set() if per_molecule else {"charge", "multiplicity"})
+        return super().to_cli(only=used)
+
+
+#: the physical range of each numeric setting: (low, high, unit, why outside it is not the method)
+RANGES: dict[str, tuple[float, float, str, str]] = {
+    "fd_step": (1e-5, 0.05, " Å", "finite differences need a small step above the SCF noise"),
+    "conv_tol": (1e-14, 1e-5, " Eh", "a looser SCF is not a converged reference"),
+    "conv_tol_grad": (1e-12, 1e-3, "", "a looser SCF is not a converged reference"),
+    "conv_tol_cphf": (1e-14, 1e-3, "", "a looser CPHF is not an analytic Hessian"),
+    "level_shift": (0.0, 10.0, " Eh", "the level shift of the second SCF attempt"),
+    "xtb_accuracy": (
+        1e-5,
+        1.0,
+        "",
+        "tblite's SCC accuracy, tighter than or equal to its default 1.0 (water at 1.0: forces within 4e-7 Eh/Å "
+        "of 1e-4; at 100: 0.8 µEh and 3e-4 Eh/Å off; at 1e6: 7 mEh off)",
+    ),
+    "xtb_temperature": (
+        0.0,
+        XTB_MAX_TEMPERATURE,
+        " K",
+        "the electronic temperature of GFN2-xTB's Fermi smearing (tblite's default 300 K; benzene at 5000 K: "
+        "0.5 mEh below 300 K, at 10,000 K: 20 mEh, at 1e5 K: 5.8 Eh)",
+    ),
+}
+#: SCF/SCC iterations per attempt at most
+MAX_CYCLE = 10_000
 
 #: keys :meth:`Method.to_dict` adds that are not fields
 DERIVED_KEYS = ("xc", "dispersion", "cartesian_used", "level_of_theory", "program", "program_version")

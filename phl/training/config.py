@@ -4,8 +4,9 @@ stopping). Every field is a key of ``phl train --config``/``--settings``, an opt
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from phl.errors import InputError
 from phl.models.interface import (
@@ -19,7 +20,8 @@ from phl.registry import PROBE_MODES, RANDOM_PROBE_KINDS, REGIMES, uses_hvp
 from phl.settings import Settings, setting
 
 #: Training steps (phl.training.static_step): auto, the plain step, static shapes eager or captured.
-STATIC_STEP_MODES = ("auto", "off", "eager", "graph")
+StaticStepMode = Literal["auto", "off", "eager", "graph"]
+STATIC_STEP_MODES: tuple[str, ...] = typing.get_args(StaticStepMode)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class TrainConfig(Settings):
         "(same losses, less padding); 0: for efh 3 where they cut the padded Hessian work by a quarter or "
         "more, else 1 (one padded batch), and 1 for the others",
     )
-    static_step: str = setting(
+    static_step: StaticStepMode = setting(
         "auto",
         "training step at static shapes: graph (captured as a CUDA graph and replayed, CUDA only), eager "
         "(same padded step without a graph), off (plain step), auto (graph for ef and hvp-* on CUDA, else off)",

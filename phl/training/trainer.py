@@ -353,7 +353,37 @@ class Trainer:
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            **self.data_identity(),
         }
+
+    def data_identity(self) -> dict[str, Any]:
+        """What a run's checkpoints record of its data: the level of theory of the labels and the
+        structures of the split (a resume or an evaluation on other data is refused)."""
+        return {
+            "level_of_theory": self.ds.level_of_theory,
+            "data": {
+                "n_structures": len(self.ds),
+                "split": self.cfg.split,
+                "n_train": len(self.train_idx),
+                "n_val": len(self.val_idx),
+            },
+        }
+
+    def check_same_data(self, state: dict[str, Any]) -> None:
+        """Refuse to resume a run on data other than its own (checkpoints written before the data
+        were recorded in them are compared through the run's config.json)."""
+        stored = {k: state[k] for k in ("level_of_theory", "data") if k in state}
+        if "level_of_theory" not in stored and (self.out / "config.json").is_file():
+            import json
+
+            stored["level_of_theory"] = json.loads((self.out / "config.json").read_text()).get("level_of_theory")
+        own = self.data_identity()
+        changed = [k for k in stored if stored[k] != own[k]]
+        if changed:
+            was = "; ".join(f"{k} {stored[k]} there, {own[k]} in {self.dataset_path}" for k in changed)
+            raise InputError(
+                f"{self.out} holds a run trained on other data ({was}); use a new output folder for this data set"
+            )
 
     def load_state(self, state: dict[str, Any]) -> None:
         # keys added to TrainConfig later take their defaults in older checkpoints
@@ -377,7 +407,12 @@ class Trainer:
 
     def _model_record(self) -> dict[str, Any]:
         return model_record(
-            self.model, self.cfg.model_spec, config=self.cfg.to_dict(), epoch=self.epoch, dataset=str(self.dataset_path)
+            self.model,
+            self.cfg.model_spec,
+            config=self.cfg.to_dict(),
+            epoch=self.epoch,
+            dataset=str(self.dataset_path),
+            **self.data_identity(),
         )
 
     @property
@@ -390,7 +425,9 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         last = self.out / "last.pt"
         if last.exists():
-            self.load_state(read_checkpoint(last, self.device))
+            state = read_checkpoint(last, self.device)
+            self.check_same_data(state)
+            self.load_state(state)
             log.info("resuming %s from epoch %d", self.out, self.epoch)
         else:
             if isinstance(self.model, SupportsSelfEnergies):

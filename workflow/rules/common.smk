@@ -6,6 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import yaml
+
 # The phl of this checkout: the workflow validates its configuration with phl's own settings
 # classes (one declaration per setting), and jobs run this checkout's phl, also inside conda
 # environments (--sdm conda) that carry only its dependencies.
@@ -41,7 +43,17 @@ def checked(name, build):
 
 
 # ---- settings sections: each validated by the class that declares it ---------------------------
-METHOD = checked("reference", lambda: Method.from_dict(config["reference"]))
+# reference: under --configfile, Snakemake lays the file over config.yaml; the DFT options that
+# config.yaml sets are left out for method gfn2-xtb where they still hold config.yaml's values, any
+# other option the method does not use is refused (phl.qm.method.Method.from_dict)
+with open(Path(workflow.basedir) / "config.yaml") as _fh:
+    BASE_REFERENCE = (yaml.safe_load(_fh) or {}).get("reference") or {}
+METHOD = checked("reference", lambda: Method.from_dict(config["reference"], inherited=BASE_REFERENCE))
+if not config.get("molecules") and {"charge", "multiplicity"} & set(config["reference"]):
+    raise ValueError(
+        "config reference: charge and multiplicity apply to the single molecules (molecules:) only; each "
+        "reaction's charge and multiplicity come from the reaction list: remove them"
+    )
 GEOMETRIES = config["geometries"]
 GEOMETRY_SETTINGS = checked("geometries.settings", lambda: GeometrySettings.from_dict(GEOMETRIES["settings"]))
 SAMPLING = checked("geometries.sampling", lambda: SamplingDesign.from_dict(GEOMETRIES.get("sampling")))

@@ -27,7 +27,7 @@ rule geometry_block:
         reactions_fingerprint=lambda w: FINGERPRINTS[int(w.block)],
         options=" ".join(
             [
-                METHOD.to_cli(),
+                METHOD.to_cli(per_molecule=False),
                 GEOMETRY_SETTINGS.to_cli(),
                 SAMPLING.to_cli(),
                 f"--reactions-per-job {BATCHING.reactions_per_job}",

@@ -20,7 +20,7 @@ rule label_chunk:
         phl=PHL,
         options=" ".join(
             [
-                METHOD.to_cli(),
+                METHOD.to_cli(per_molecule=False),
                 LABELS.to_cli(),
                 f"--label-jobs-per-block {BATCHING.label_jobs_per_block}",
                 f"--molecules-in-flight {BATCHING.molecules_in_flight}",
