@@ -55,6 +55,8 @@ def check_charge_multiplicity(atoms: Atoms, charge: int, multiplicity: int, wher
     """Raise if the electron count cannot carry this spin multiplicity."""
     n_electrons = int(atoms.get_atomic_numbers().sum()) - int(charge)
     unpaired = int(multiplicity) - 1
+    if unpaired < 0:
+        raise InputError(f"{where}: multiplicity must be 2S+1 >= 1, got {multiplicity}")
     if n_electrons < 1:
         raise InputError(f"{where}: charge {charge} leaves {n_electrons} electrons")
     if unpaired > n_electrons or (n_electrons - unpaired) % 2:

@@ -29,6 +29,7 @@ def _start_and_wait(cmd, stderr=subprocess.DEVNULL):
     return proc
 
 
+KETO_ENOL = "[C:1]([C:2](=[O:3])[H:7])([H:4])([H:5])[H:6]>>[C:1](=[C:2]([O:3][H:4])[H:7])([H:5])[H:6]"
 WATER = "3\nwater\nO 0 0 0.119\nH 0 0.763 -0.477\nH 0 -0.763 -0.477\n"
 
 
@@ -135,6 +136,23 @@ def files(tmp_path_factory):
     save_checkpoint(model_record(PairModel(seed=0), ModelSpec.of(PairModel, seed=0)), f["ckpt"])
     f["reactions"] = d / "reactions.yaml"
     f["reactions"].write_text("reactions: []\n")
+    # --- round 2: SMILES lists, unsafe ids, data of another level of theory ---
+    f["smiles_csv"] = d / "smiles.csv"
+    f["smiles_csv"].write_text(f"id,smiles\nketo-enol,{KETO_ENOL}\n")
+    hcn = "reactant: |\n    H 0 0 -1.066\n    C 0 0 0\n    N 0 0 1.156\n  product: |\n    H 0 0 2.15\n    C 0 0 0\n    N 0 0 1.17\n"
+    for name, rid in (("dotdot", ".."), ("dot", "."), ("dash", "-x"), ("long_id", "r" * 2000), ("slash", "a/b")):
+        f[name] = d / f"{name}.yaml"
+        f[name].write_text(f"reactions:\n- id: {json.dumps(rid)}\n  {hcn}")
+    f["mult0"] = d / "mult0.yaml"
+    f["mult0"].write_text(f"reactions:\n- id: r\n  multiplicity: 0\n  {hcn}")
+    f["xtb_ckpt"] = d / "xtb.pt"
+    save_checkpoint(
+        model_record(PairModel(seed=0), ModelSpec.of(PairModel, seed=0), level_of_theory="GFN2-xTB"), f["xtb_ckpt"]
+    )
+    f["dft_ds"] = d / "dft.h5"
+    f["dft_ds"].write_bytes(f["ds"].read_bytes())
+    with h5py.File(f["dft_ds"], "r+") as h5:
+        h5.attrs["level_of_theory"] = "wB97X-D/6-31G(d)"
     return f
 
 
@@ -311,6 +329,143 @@ CASES = {
         "results tables --evaluations {folder} --training {folder} --runs ef --seeds 0 --out-dir {dir}/tables",
         r"missing evaluation of run ef",
     ),
+    # === round 2: what the last round added ===
+    # --- data loss: an output that is an input or another output ---
+    "smiles-skipped-is-input": (
+        "reaction import smiles {smiles_csv} --out {dir}/list.h5 --skipped {smiles_csv}",
+        r"--skipped .*smiles.csv is an input",
+    ),
+    "smiles-skipped-is-out": (
+        "reaction import smiles {smiles_csv} --out {dir}/list.h5 --skipped {dir}/list.h5",
+        r"--skipped .*list.h5 is another output \(--out",
+    ),
+    "compute-json-is-input": ("compute {water} " + " ".join(CHEAP) + " --json {water}", r"--json .* is an input"),
+    "summary-out-is-input": ("reaction summary {structures} --out {structures}", r"--out .* is an input"),
+    "evaluate-out-is-dataset": ("evaluate {ckpt} {ds} --out {ds}", r"--out .*ds.h5 is an input \(dataset"),
+    "export-out-is-dataset": ("dataset export {ds} --format extxyz --out {ds}", r"is an input"),
+    "merge-append-to-input": ("dataset merge {ds} --out {ds} --append", r"is an input"),
+    # --- reaction ids that are not safe file names ---
+    "id-dotdot": (
+        "batch geometries {dotdot} --block 0 --dir {dir}/geo --out {out_csv}",
+        r"'id' '\.\.' is not a safe file name",
+    ),
+    "id-dot": (
+        "batch geometries {dot} --block 0 --dir {dir}/geo --out {out_csv}",
+        r"'id' '\.' is not a safe file name",
+    ),
+    "id-option-like": ("reaction plan {dash}", r"'id' '-x' is not a safe file name"),
+    "id-2000-chars": (
+        "batch geometries {long_id} --block 0 --dir {dir}/geo --out {out_csv}",
+        r"\(2000 chars\) is not a safe file name: it must be 1-128",
+    ),
+    "id-separator": ("reaction show {slash} --id a/b --xyz {dir}/r.xyz", r"'id' 'a/b' is not a safe file name"),
+    # --- options that would be dropped ---
+    "smiles-charge": (
+        "reaction import smiles {smiles_csv} --out {dir}/list.h5 --charge 1",
+        r"--charge: not an option of this command: .*SMILES",
+    ),
+    "smiles-multiplicity": (
+        "reaction import smiles {smiles_csv} --out {dir}/list.h5 --multiplicity 3",
+        r"--multiplicity: not an option",
+    ),
+    "reactant-charge": (
+        "reaction reactant builtin --id hcn_hnc --charge 1 --json {out}",
+        r"--charge: not an option of this command: .*reaction list",
+    ),
+    "batch-geometries-charge": (
+        "batch geometries builtin --block 0 --dir {dir}/geo --out {out_csv} --charge -1",
+        r"--charge: not an option",
+    ),
+    "labels-xtb-charge": (
+        "batch labels {out_csv} --geometries {folder} --chunk 0 --out {out_h5} --method gfn2-xtb --multiplicity 3",
+        r"--multiplicity: not an option of this command: each structure is computed at its reaction's",
+    ),
+    "compute-index-charge": ("compute {structures} --index 0 --charge 1 --json {out}", r"--charge with --index"),
+    "xtb-basis": (
+        "compute {water} --method gfn2-xtb --basis def2-TZVP --json {out}",
+        r"method gfn2-xtb does not use the DFT option\(s\) basis",
+    ),
+    "xtb-basis-nonsense": (
+        "compute {water} --method gfn2-xtb --basis nonsense --json {out}",
+        r"does not use the DFT option\(s\) basis",
+    ),
+    "xtb-grid": (
+        "compute {water} --method gfn2-xtb --grid 75,302 --json {out}",
+        r"does not use the DFT option\(s\) grid",
+    ),
+    "xtb-functional": (
+        "compute {water} --method gfn2-xtb --functional b3lyp --json {out}",
+        r"DFT option\(s\) functional",
+    ),
+    "xtb-no-grid-response": (
+        "compute {water} --method gfn2-xtb --no-grid-response --json {out}",
+        r"DFT option\(s\) grid_response",
+    ),
+    "xtb-conv-tol": ("compute {water} --method gfn2-xtb --conv-tol 1e-8 --json {out}", r"DFT option\(s\) conv_tol"),
+    "dft-xtb-accuracy": (
+        "compute {water} --xtb-accuracy 0.1 --json {out}",
+        r"method wb97x-d does not use the GFN2-xTB option\(s\) xtb_accuracy",
+    ),
+    "dft-xtb-temperature": ("optimize {water} --xtb-temperature 500", r"GFN2-xTB option\(s\) xtb_temperature"),
+    # --- unphysical settings ---
+    "xtb-accuracy-1e6": (
+        "compute {water} --method gfn2-xtb --xtb-accuracy 1e6 --json {out}",
+        r"xtb_accuracy must be in \[1e-05, 1\]",
+    ),
+    "xtb-accuracy-inf": (
+        "compute {water} --method gfn2-xtb --xtb-accuracy inf --json {out}",
+        r"xtb_accuracy must be a finite number",
+    ),
+    "xtb-temperature-1e9": (
+        "compute {water} --method gfn2-xtb --xtb-temperature 1e9 --json {out}",
+        r"xtb_temperature must be in \[0, 5000\] K",
+    ),
+    "xtb-temperature-inf": (
+        "compute {water} --method gfn2-xtb --xtb-temperature inf --json {out}",
+        r"xtb_temperature must be a finite number",
+    ),
+    "xtb-temperature-negative": (
+        "compute {water} --method gfn2-xtb --xtb-temperature -1 --json {out}",
+        r"xtb_temperature must be in",
+    ),
+    "fd-step-inf": ("compute {water} --fd-step inf --json {out}", r"fd_step must be a finite number"),
+    "fd-step-huge": ("compute {water} --fd-step 0.5 --json {out}", r"fd_step must be in"),
+    "conv-tol-loose": ("compute {water} --conv-tol 0.1 --json {out}", r"conv_tol must be in"),
+    "max-cycle-huge": (
+        "compute {water} --max-cycle 100000000 --json {out}",
+        r"max_cycle must be at least 1 and at most",
+    ),
+    "train-lr-nan": ("train {ds} --out {dir}/run20 --lr nan", r"lr must be a finite number"),
+    "in-flight-unbounded": (
+        "batch labels {out_csv} --geometries {folder} --chunk 0 --out {out_h5} --molecules-in-flight 1000",
+        r"molecules_in_flight must be at most 64",
+    ),
+    # --- data of another level of theory ---
+    "evaluate-other-level": (
+        "evaluate {xtb_ckpt} {dft_ds} --out {out_csv}",
+        r"trained on GFN2-xTB labels and .*dft.h5 holds wB97X-D/6-31G\(d\) labels",
+    ),
+    # --- messages that name the problem and the fix ---
+    "multiplicity-zero-in-list": (
+        "reaction show {mult0} --id r --xyz {dir}/r.xyz",
+        r"multiplicity must be 2S\+1 >= 1, got 0",
+    ),
+    "csv-as-reaction-list": (
+        "batch geometries {smiles_csv} --block 0 --dir {dir}/geo --out {out_csv}",
+        r"a CSV is not a reaction list; import a SMILES list first: phl reaction import smiles",
+    ),
+    "plan-irc-over-list": (
+        "reaction plan builtin --irc-reactions 5",
+        r"irc_reactions is 5 but the reaction list has 3 reactions",
+    ),
+    "plan-nms-over-list": (
+        "reaction plan builtin --nms-reactions 4",
+        r"nms_reactions is 4 but the reaction list has 3",
+    ),
+    "batch-irc-over-list": (
+        "batch geometries builtin --block 0 --dir {dir}/geo --out {out_csv} --irc-reactions 9",
+        r"irc_reactions is 9",
+    ),
 }
 
 
@@ -450,3 +605,113 @@ def test_unexpected_error_prints_one_line_and_writes_a_report(files, capsys, mon
     report.unlink()
     with pytest.raises(ZeroDivisionError):
         main(["--debug", "summarize", str(files["label"]), "--out", str(files["dir"] / "never.csv")])
+
+
+# --- round 2: results that must be what was asked ---------------------------------------------------
+SMILES_ROWS = {  # id -> (smiles, charge, multiplicity, the reason it is skipped or None)
+    "keto-enol": (KETO_ENOL, "", "", None),
+    "ch3-h2": ("[H:1][H:2].[C:3]([H:4])([H:5])[H:6]>>[H:1].[H:2][C:3]([H:4])([H:5])[H:6]", "", "", None),
+    "methoxide": (
+        "[C:1]([O:2][H:6])([H:3])([H:4])[H:5]>>[C:1]([O-:2])([H:3])([H:4])[H:5].[H:6]",
+        "",
+        "",
+        r"charge not conserved: the reactant side has charge \+0, the product side -1",
+    ),
+    "ammonium": (
+        "[N+:1]([H:2])([H:3])([H:4])[H:5]>>[N:1]([H:2])([H:3])[H:4].[H+:5]",
+        "-1",
+        "",
+        r"charge column says -1 but the SMILES has formal charge \+1",
+    ),
+    "deuterium": (KETO_ENOL.replace("[H:7]", "[2H:7]"), "", "", r"isotope label \[2H\] \(atom map 7\)"),
+    "e-to-z": (
+        "[F:1]/[C:2]([H:5])=[C:3](/[F:4])[H:6]>>[F:1]/[C:2]([H:5])=[C:3](\\[F:4])[H:6]",
+        "",
+        "",
+        r"differ only in stereochemistry \(E/Z or R/S\)",
+    ),
+    "mult-zero": (KETO_ENOL, "", "0", r"multiplicity column: 0 is not a spin multiplicity"),
+    "triplet-closed-shell": (KETO_ENOL, "", "3", r"multiplicity column says 3 .* 0 radical electron"),
+    "charge-text": (KETO_ENOL, "abc", "", r"charge column: 'abc' is not an integer"),
+    "..": (KETO_ENOL, "", "", r"'id' '\.\.' is not a safe file name"),
+    "r" * 2000: (KETO_ENOL, "", "", r"\(2000 chars\) is not a safe file name"),
+}
+
+
+def test_smiles_rows_that_disagree_with_their_text_are_skipped_with_the_reason(tmp_path, capsys):
+    """Charge on both sides and in the column, multiplicity against the radicals, isotopes, a
+    stereo-only change and unsafe ids: each such row skipped with its reason; the rest imported at
+    the charge and multiplicity their SMILES says (CH3 + H2: a doublet without a column)."""
+    import re
+
+    import pandas as pd
+
+    from phl.geometries.reactions import load_reactions
+
+    table = pd.DataFrame(
+        [(rid, smi, q, m) for rid, (smi, q, m, _) in SMILES_ROWS.items()],
+        columns=["id", "smiles", "charge", "multiplicity"],
+    )
+    table.to_csv(tmp_path / "rows.csv", index=False)
+    rc, _, err = run_cli(
+        ["reaction", "import", "smiles", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "l.h5"), "-q"], capsys
+    )
+    assert rc == 0, err
+    kept = {r.id: (r.charge, r.multiplicity) for r in load_reactions(tmp_path / "l.h5")}
+    assert kept == {"keto-enol": (0, 1), "ch3-h2": (0, 2)}
+    skipped = pd.read_csv(tmp_path / "l.skipped.csv", keep_default_na=False)
+    reasons = dict(zip(skipped["source_id"], skipped["reason"]))
+    for rid, (*_, why) in SMILES_ROWS.items():
+        if why is not None:
+            shown = rid[:80]
+            assert shown in reasons and re.search(why, reasons[shown]), (rid[:20], reasons.get(shown))
+
+
+def test_yaml_off_reads_as_the_documented_string_and_other_booleans_name_the_quoting(tmp_path):
+    from phl.qm.method import Method
+    from phl.settings import layered
+    from phl.training.config import TrainConfig
+
+    (tmp_path / "t.yaml").write_text("static_step: off\n")
+    assert layered(TrainConfig, tmp_path / "t.yaml").static_step == "off"
+    (tmp_path / "t.yaml").write_text("static_step: yes\n")
+    with pytest.raises(Exception, match="static_step must be one of"):
+        layered(TrainConfig, tmp_path / "t.yaml")
+    with pytest.raises(Exception, match="YAML reads an unquoted on/off/yes/no as true/false: quote the value"):
+        Method.from_dict({"functional": False})
+
+
+def test_xtb_at_another_electronic_temperature_is_another_level_of_theory():
+    """A hotter Fermi smearing changes the energy surface (benzene: 0.5 mEh at 5000 K): its labels
+    carry another level of theory, so data sets refuse to mix them with 300 K ones."""
+    from phl.qm.method import Method
+
+    assert Method(method="gfn2-xtb").level_of_theory == "GFN2-xTB"
+    assert Method(method="gfn2-xtb", xtb_temperature=1000).level_of_theory == "GFN2-xTB (electronic temperature 1000 K)"
+
+
+def test_dft_options_inherited_from_the_base_config_are_left_out_for_xtb_and_given_ones_refused():
+    from phl.errors import InputError
+    from phl.qm.method import Method
+
+    base = {"functional": "wB97X-D", "basis": "6-31G(d)", "grid": [75, 302], "hessian_mode": "analytic"}
+    merged = {**base, "method": "gfn2-xtb", "hessian_mode": "auto"}
+    method = Method.from_dict(merged, inherited=base)
+    assert method.is_xtb and "basis" not in method.to_cli() and "--xtb-accuracy" in method.to_cli()
+    assert "--charge" not in method.to_cli(per_molecule=False)
+    with pytest.raises(InputError, match="does not use the DFT option\\(s\\) basis"):
+        Method.from_dict({**merged, "basis": "def2-TZVP"}, inherited=base)
+
+
+def test_resuming_a_run_on_data_of_another_level_of_theory_is_refused(files, tmp_path, capsys):
+    """A run trained on one data set, started again in its folder with labels of another level:
+    refused before any epoch, the run folder as it was (config.json and final.json still agree)."""
+    run = tmp_path / "run"
+    argv = ["train", str(files["ds"]), "--out", str(run), "--model", "phl.models.pair:PairModel", "-q"]
+    rc, _, err = run_cli([*argv, "--max-epochs", "1", "--batch-size", "8"], capsys)
+    assert rc == 0, err
+    before = _snapshot(run)
+    other = [*argv[:1], str(files["dft_ds"]), *argv[2:], "--max-epochs", "1", "--batch-size", "8"]
+    rc, _, err = run_cli(other, capsys)
+    assert rc == 2 and "holds a run trained on other data (level_of_theory" in err and "wB97X-D/6-31G(d)" in err, err
+    assert _snapshot(run) == before

@@ -241,3 +241,22 @@ def test_science_configuration_runs_gfn2_xtb_end_to_end(workdir, repo_root):
     for table in ("accuracy", "table1_randomized", "change_vs_ef", "curvature_ttests", "paper_comparison"):
         text = (results / "tables" / f"{table}.md").read_text()
         assert "Reference method: GFN2-xTB." in text and "compare relative changes" in text, table
+
+
+def test_science_reference_drops_only_the_base_configs_dft_options(workdir, repo_root):
+    """Under --configfile config/science.yaml, config.yaml's DFT options (functional, basis, grid)
+    are left out for GFN2-xTB; a DFT option the user sets, an xTB option outside its physical range
+    and a charge for the reactions are refused with the setting named, before anything runs."""
+    shutil.copytree(repo_root / "config", workdir / "config")
+    plan = _snakemake(workdir, "-n", "--configfile", "config/science.yaml")
+    assert plan.returncode == 0, (plan.stdout + plan.stderr)[-3000:]
+    for override, message in (
+        ("reference: {basis: def2-TZVP}", "method gfn2-xtb does not use the DFT option(s) basis"),
+        ("reference: {xtb_accuracy: .inf}", "xtb_accuracy must be a finite number"),
+        ("reference: {xtb_temperature: 1.0e+9}", "xtb_temperature must be in [0, 5000] K"),
+        ("reference: {charge: 1}", "charge and multiplicity apply to the single molecules"),
+    ):
+        (workdir / "bad.yaml").write_text(override + "\n")
+        proc = _snakemake(workdir, "-n", "--configfile", "config/science.yaml", "bad.yaml")
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and "config reference" in out and message in out, (override, out[-2000:])
