@@ -149,6 +149,21 @@ def files(tmp_path_factory):
     save_checkpoint(
         model_record(PairModel(seed=0), ModelSpec.of(PairModel, seed=0), level_of_theory="GFN2-xTB"), f["xtb_ckpt"]
     )
+    f["dft_geometries"] = d / "dft_geometries"  # the geometry stage of hcn_hnc at wB97X-D/6-31G(d)
+    from phl.geometries.records import PointRecord, StructuresRecord
+    from phl.qm.method import Method
+
+    (f["dft_geometries"] / "hcn_hnc").mkdir(parents=True)
+    hcn = {"symbols": ["H", "C", "N"], "positions": [[0, 0, -1.066], [0, 0, 0], [0, 0, 1.156]]}
+    for step in ("reactant", "product", "ts"):
+        record = PointRecord("hcn_hnc", step, "ok", method=Method().to_dict(), energy=-93.0, **hcn)
+        (f["dft_geometries"] / "hcn_hnc" / f"{step}.json").write_text(json.dumps(record.to_dict()))
+    (f["dft_geometries"] / "hcn_hnc" / "structures.json").write_text(json.dumps(StructuresRecord("hcn_hnc").to_dict()))
+    f["one_reaction"] = d / "one.yaml"
+    f["one_reaction"].write_text(
+        "reactions:\n- id: hcn_hnc\n  reactant: |\n    H 0 0 -1.066\n    C 0 0 0\n    N 0 0 1.156\n"
+        "  product: |\n    H 0 0 2.15\n    C 0 0 0\n    N 0 0 1.17\n"
+    )
     f["dft_ds"] = d / "dft.h5"
     f["dft_ds"].write_bytes(f["ds"].read_bytes())
     with h5py.File(f["dft_ds"], "r+") as h5:
@@ -444,6 +459,10 @@ CASES = {
     "evaluate-other-level": (
         "evaluate {xtb_ckpt} {dft_ds} --out {out_csv}",
         r"trained on GFN2-xTB labels and .*dft.h5 holds wB97X-D/6-31G\(d\) labels",
+    ),
+    "ts-search-other-level": (
+        "ts-search {xtb_ckpt} --reactions {one_reaction} --geometries {dft_geometries} --out {out_csv}",
+        r"trained on GFN2-xTB labels and the reference records in .* are wB97X-D/6-31G\(d\)",
     ),
     # --- messages that name the problem and the fix ---
     "multiplicity-zero-in-list": (

@@ -25,8 +25,10 @@ from phl.errors import GeometryError, InputError
 from phl.geometries.pathways import interpolated_guess, sella_optimize
 from phl.geometries.reactions import load_selected, reaction_ids
 from phl.geometries.records import PointRecord, atoms_of, read_record
+from phl.qm.method import level_of_theory
 from phl.qm.vibrations import harmonic_analysis
 from phl.registry import parse_run
+from phl.results.evaluate import trained_level_of_theory
 from phl.results.seeds import seeds_of
 from phl.units import HARTREE_TO_KCAL_MOL
 
@@ -99,6 +101,13 @@ def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_di
             continue
         ok.append(rid)
         records.append({step: read_record(folder / f"{step}.json", step) for step in ("reactant", "product", "ts")})
+    trained = trained_level_of_theory(checkpoint)
+    levels = sorted({level_of_theory(r.method) for recs in records for r in recs.values() if r.method} - {None})
+    if trained and levels and levels != [trained]:
+        raise InputError(
+            f"{checkpoint} was trained on {trained} labels and the reference records in {geometries_dir} are "
+            f"{', '.join(levels)}; search with the geometry stage of the model's own level of theory"
+        )
     reactions = load_selected(reactions_file, ok)  # one read of the list, not one per reaction
     rows = [search_reaction(calc, reaction, recs) for reaction, recs in zip(reactions, records)]
     return pd.DataFrame(
