@@ -344,14 +344,19 @@ CASES = {
         "results tables --evaluations {folder} --training {folder} --runs ef --seeds 0 --out-dir {dir}/tables",
         r"missing evaluation of run ef",
     ),
-    # === round 2: what the last round added ===
+}
+
+# === round 2: what the last round added. Templates of the commands most cases share ===
+XTB = "compute {{water}} --method gfn2-xtb {} --json {{out}}"  # a GFN2-xTB single point with one option
+DFT = "compute {{water}} {} --json {{out}}"
+BLOCK = "batch geometries {} --block 0 --dir {{dir}}/geo --out {{out_csv}}"  # the geometry job of a list
+IMPORT = "reaction import smiles {{smiles_csv}} --out {{dir}}/list.h5 {}"
+LABELS = "batch labels {{out_csv}} --geometries {{folder}} --chunk 0 --out {{out_h5}} {}"
+CASES |= {
     # --- data loss: an output that is an input or another output ---
-    "smiles-skipped-is-input": (
-        "reaction import smiles {smiles_csv} --out {dir}/list.h5 --skipped {smiles_csv}",
-        r"--skipped .*smiles.csv is an input",
-    ),
+    "smiles-skipped-is-input": (IMPORT.format("--skipped {smiles_csv}"), r"--skipped .*smiles.csv is an input"),
     "smiles-skipped-is-out": (
-        "reaction import smiles {smiles_csv} --out {dir}/list.h5 --skipped {dir}/list.h5",
+        IMPORT.format("--skipped {dir}/list.h5"),
         r"--skipped .*list.h5 is another output \(--out",
     ),
     "compute-json-is-input": ("compute {water} " + " ".join(CHEAP) + " --json {water}", r"--json .* is an input"),
@@ -360,101 +365,53 @@ CASES = {
     "export-out-is-dataset": ("dataset export {ds} --format extxyz --out {ds}", r"is an input"),
     "merge-append-to-input": ("dataset merge {ds} --out {ds} --append", r"is an input"),
     # --- reaction ids that are not safe file names ---
-    "id-dotdot": (
-        "batch geometries {dotdot} --block 0 --dir {dir}/geo --out {out_csv}",
-        r"'id' '\.\.' is not a safe file name",
-    ),
-    "id-dot": (
-        "batch geometries {dot} --block 0 --dir {dir}/geo --out {out_csv}",
-        r"'id' '\.' is not a safe file name",
-    ),
+    "id-dotdot": (BLOCK.format("{dotdot}"), r"'id' '\.\.' is not a safe file name"),
+    "id-dot": (BLOCK.format("{dot}"), r"'id' '\.' is not a safe file name"),
     "id-option-like": ("reaction plan {dash}", r"'id' '-x' is not a safe file name"),
-    "id-2000-chars": (
-        "batch geometries {long_id} --block 0 --dir {dir}/geo --out {out_csv}",
-        r"\(2000 chars\) is not a safe file name: it must be 1-128",
-    ),
+    "id-2000-chars": (BLOCK.format("{long_id}"), r"\(2000 chars\) is not a safe file name: it must be 1-128"),
     "id-separator": ("reaction show {slash} --id a/b --xyz {dir}/r.xyz", r"'id' 'a/b' is not a safe file name"),
     # --- options that would be dropped ---
-    "smiles-charge": (
-        "reaction import smiles {smiles_csv} --out {dir}/list.h5 --charge 1",
-        r"--charge: not an option of this command: .*SMILES",
-    ),
-    "smiles-multiplicity": (
-        "reaction import smiles {smiles_csv} --out {dir}/list.h5 --multiplicity 3",
-        r"--multiplicity: not an option",
-    ),
+    "smiles-charge": (IMPORT.format("--charge 1"), r"--charge: not an option of this command: .*SMILES"),
+    "smiles-multiplicity": (IMPORT.format("--multiplicity 3"), r"--multiplicity: not an option"),
     "reactant-charge": (
         "reaction reactant builtin --id hcn_hnc --charge 1 --json {out}",
         r"--charge: not an option of this command: .*reaction list",
     ),
-    "batch-geometries-charge": (
-        "batch geometries builtin --block 0 --dir {dir}/geo --out {out_csv} --charge -1",
-        r"--charge: not an option",
-    ),
+    "batch-geometries-charge": (BLOCK.format("builtin") + " --charge -1", r"--charge: not an option"),
     "labels-xtb-charge": (
-        "batch labels {out_csv} --geometries {folder} --chunk 0 --out {out_h5} --method gfn2-xtb --multiplicity 3",
+        LABELS.format("--method gfn2-xtb --multiplicity 3"),
         r"--multiplicity: not an option of this command: each structure is computed at its reaction's",
     ),
     "compute-index-charge": ("compute {structures} --index 0 --charge 1 --json {out}", r"--charge with --index"),
-    "xtb-basis": (
-        "compute {water} --method gfn2-xtb --basis def2-TZVP --json {out}",
-        r"method gfn2-xtb does not use the DFT option\(s\) basis",
-    ),
-    "xtb-basis-nonsense": (
-        "compute {water} --method gfn2-xtb --basis nonsense --json {out}",
-        r"does not use the DFT option\(s\) basis",
-    ),
-    "xtb-grid": (
-        "compute {water} --method gfn2-xtb --grid 75,302 --json {out}",
-        r"does not use the DFT option\(s\) grid",
-    ),
-    "xtb-functional": (
-        "compute {water} --method gfn2-xtb --functional b3lyp --json {out}",
-        r"DFT option\(s\) functional",
-    ),
-    "xtb-no-grid-response": (
-        "compute {water} --method gfn2-xtb --no-grid-response --json {out}",
-        r"DFT option\(s\) grid_response",
-    ),
-    "xtb-conv-tol": ("compute {water} --method gfn2-xtb --conv-tol 1e-8 --json {out}", r"DFT option\(s\) conv_tol"),
+    # every DFT option with GFN2-xTB (a nonsense basis too: refused as unused, not validated and dropped)
+    **{
+        f"xtb-{case}": (XTB.format(option), rf"method gfn2-xtb does not use the DFT option\(s\) {field};")
+        for case, option, field in (
+            ("basis", "--basis def2-TZVP", "basis"),
+            ("basis-nonsense", "--basis nonsense", "basis"),
+            ("grid", "--grid 75,302", "grid"),
+            ("functional", "--functional b3lyp", "functional"),
+            ("no-grid-response", "--no-grid-response", "grid_response"),
+            ("conv-tol", "--conv-tol 1e-8", "conv_tol"),
+        )
+    },
     "dft-xtb-accuracy": (
-        "compute {water} --xtb-accuracy 0.1 --json {out}",
+        DFT.format("--xtb-accuracy 0.1"),
         r"method wb97x-d does not use the GFN2-xTB option\(s\) xtb_accuracy",
     ),
     "dft-xtb-temperature": ("optimize {water} --xtb-temperature 500", r"GFN2-xTB option\(s\) xtb_temperature"),
     # --- unphysical settings ---
-    "xtb-accuracy-1e6": (
-        "compute {water} --method gfn2-xtb --xtb-accuracy 1e6 --json {out}",
-        r"xtb_accuracy must be in \[1e-05, 1\]",
-    ),
-    "xtb-accuracy-inf": (
-        "compute {water} --method gfn2-xtb --xtb-accuracy inf --json {out}",
-        r"xtb_accuracy must be a finite number",
-    ),
-    "xtb-temperature-1e9": (
-        "compute {water} --method gfn2-xtb --xtb-temperature 1e9 --json {out}",
-        r"xtb_temperature must be in \[0, 5000\] K",
-    ),
-    "xtb-temperature-inf": (
-        "compute {water} --method gfn2-xtb --xtb-temperature inf --json {out}",
-        r"xtb_temperature must be a finite number",
-    ),
-    "xtb-temperature-negative": (
-        "compute {water} --method gfn2-xtb --xtb-temperature -1 --json {out}",
-        r"xtb_temperature must be in",
-    ),
-    "fd-step-inf": ("compute {water} --fd-step inf --json {out}", r"fd_step must be a finite number"),
-    "fd-step-huge": ("compute {water} --fd-step 0.5 --json {out}", r"fd_step must be in"),
-    "conv-tol-loose": ("compute {water} --conv-tol 0.1 --json {out}", r"conv_tol must be in"),
-    "max-cycle-huge": (
-        "compute {water} --max-cycle 100000000 --json {out}",
-        r"max_cycle must be at least 1 and at most",
-    ),
+    "xtb-accuracy-1e6": (XTB.format("--xtb-accuracy 1e6"), r"xtb_accuracy must be in \[1e-05, 1\]"),
+    "xtb-accuracy-inf": (XTB.format("--xtb-accuracy inf"), r"xtb_accuracy must be a finite number"),
+    "xtb-temperature-1e9": (XTB.format("--xtb-temperature 1e9"), r"xtb_temperature must be in \[0, 5000\] K"),
+    "xtb-temperature-inf": (XTB.format("--xtb-temperature inf"), r"xtb_temperature must be a finite number"),
+    "xtb-temperature-negative": (XTB.format("--xtb-temperature -1"), r"xtb_temperature must be in"),
+    "fd-step-inf": (DFT.format("--fd-step inf"), r"fd_step must be a finite number"),
+    "fd-step-huge": (DFT.format("--fd-step 0.5"), r"fd_step must be in"),
+    "conv-tol-loose": (DFT.format("--conv-tol 0.1"), r"conv_tol must be in"),
+    "max-cycle-huge": (DFT.format("--max-cycle 100000000"), r"max_cycle must be at least 1 and at most"),
     "train-lr-nan": ("train {ds} --out {dir}/run20 --lr nan", r"lr must be a finite number"),
-    "in-flight-unbounded": (
-        "batch labels {out_csv} --geometries {folder} --chunk 0 --out {out_h5} --molecules-in-flight 1000",
-        r"molecules_in_flight must be at most 64",
-    ),
+    "in-flight-unbounded": (LABELS.format("--molecules-in-flight 1000"), r"molecules_in_flight must be at most 64"),
     # --- data of another level of theory ---
     "evaluate-other-level": (
         "evaluate {xtb_ckpt} {dft_ds} --out {out_csv}",
@@ -470,7 +427,7 @@ CASES = {
         r"multiplicity must be 2S\+1 >= 1, got 0",
     ),
     "csv-as-reaction-list": (
-        "batch geometries {smiles_csv} --block 0 --dir {dir}/geo --out {out_csv}",
+        BLOCK.format("{smiles_csv}"),
         r"a CSV is not a reaction list; import a SMILES list first: phl reaction import smiles",
     ),
     "plan-irc-over-list": (
@@ -481,10 +438,7 @@ CASES = {
         "reaction plan builtin --nms-reactions 4",
         r"nms_reactions is 4 but the reaction list has 3",
     ),
-    "batch-irc-over-list": (
-        "batch geometries builtin --block 0 --dir {dir}/geo --out {out_csv} --irc-reactions 9",
-        r"irc_reactions is 9",
-    ),
+    "batch-irc-over-list": (BLOCK.format("builtin") + " --irc-reactions 9", r"irc_reactions is 9"),
 }
 
 

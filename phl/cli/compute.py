@@ -61,10 +61,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
     if args.index is not None:
         given = [n for n in ("charge", "multiplicity") if getattr(args, n) is not None]
         if given:
-            raise InputError(
-                f"--{given[0]} with --index: a structure of a reaction is computed at its reaction's charge and "
-                "multiplicity (recorded in the structures file); remove the option"
-            )
+            raise InputError(f"--{given[0]} with --index: {PER_STRUCTURE}; remove the option")
         from phl.geometries.jobs import read_structure
 
         atoms, meta = read_structure(args.geometry, args.index)

@@ -21,16 +21,22 @@ def checkpoint_of(run: str) -> Path:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from phl.io.atomic import atomic_write_text
-    from phl.models import load_model
-    from phl.results.evaluate import HESSIAN_BATCH_SIZE, check_same_level, evaluate_model, group_summaries
+    from phl.models.checkpoint import model_of, read_checkpoint, trained_level_of_theory
+    from phl.models.device import resolve_device
+    from phl.results.evaluate import HESSIAN_BATCH_SIZE, evaluate_model, group_summaries
 
     check_output_path(args.out, "table")
     check_distinct({"run": args.run, "dataset": args.dataset}, {"--out": args.out})
-    check_same_level(checkpoint_of(args.run), args.dataset)
-    model = load_model(checkpoint_of(args.run), args.device)
+    path, device = checkpoint_of(args.run), resolve_device(args.device)
+    record = read_checkpoint(path, device)
     hessian_batch_size = HESSIAN_BATCH_SIZE if args.hessian_batch_size is None else args.hessian_batch_size
     rows = evaluate_model(
-        model, args.dataset, split=args.split, parts=tuple(args.parts), hessian_batch_size=hessian_batch_size
+        model_of(record, path, device),
+        args.dataset,
+        split=args.split,
+        parts=tuple(args.parts),
+        hessian_batch_size=hessian_batch_size,
+        trained_on=trained_level_of_theory(record, path),
     )
     atomic_write_text(args.out, rows.to_csv(index=False))
     print(group_summaries(rows))

@@ -87,7 +87,7 @@ class SamplingDesign(Settings):
                     f"at most {len(ids)}, or null for all"
                 )
         order = self.ranked(ids)
-        n_irc = len(order) if self.irc_reactions is None else min(self.irc_reactions, len(order))
+        n_irc = len(order) if self.irc_reactions is None else self.irc_reactions
         n_nms = n_irc if self.nms_reactions is None else min(self.nms_reactions, n_irc)
         return set(order[:n_irc]), set(order[:n_nms])
 

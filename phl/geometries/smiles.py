@@ -229,7 +229,11 @@ def charge_and_multiplicity(rmol, pmol, charge: object = "", multiplicity: objec
 
 def reaction_geometries(smiles: str, n_conformers: int = 8, seed: int = 0, contact: float = 2.0) -> tuple[Atoms, Atoms]:
     """Reactant and product (Å, one atom order: by atom map) of a fully mapped ``R>>P``."""
-    rmol, pmol = parse_reaction(smiles)
+    return embed_reaction(*parse_reaction(smiles), n_conformers, seed, contact)
+
+
+def embed_reaction(rmol, pmol, n_conformers: int = 8, seed: int = 0, contact: float = 2.0) -> tuple[Atoms, Atoms]:
+    """Reactant and product geometries of the two sides :func:`parse_reaction` returns."""
     rz = [a.GetAtomicNum() for a in rmol.GetAtoms()]
     rf, pf = _fragments(rmol), _fragments(pmol)
     if len(rf) <= len(pf):  # the side with fewer molecules is embedded whole; the other placed on it
@@ -287,10 +291,11 @@ def read_smiles(paths: list[Path], n_conformers: int = 8, seed: int = 0) -> Iter
             if not name:
                 raise ValueError("empty id")
             rid = phl_id(name)
+            rmol, pmol = parse_reaction(row["smiles"])
             charge, multiplicity = charge_and_multiplicity(
-                *parse_reaction(row["smiles"]), row.get("charge", ""), row.get("multiplicity", "")
+                rmol, pmol, row.get("charge", ""), row.get("multiplicity", "")
             )
-            reactant, product = reaction_geometries(row["smiles"], n_conformers, seed)
+            reactant, product = embed_reaction(rmol, pmol, n_conformers, seed)
         except ValueError as exc:
             yield Skipped(name[:80] or "?", str(exc))
             continue

@@ -67,20 +67,15 @@ def check_distinct(inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
     by file: a symlink or hard link to an input counts). Keys name the options in messages; a value
     may be a path, a list of paths or None (not given)."""
 
-    def flat(named: dict[str, Any]) -> list[tuple[str, Path]]:
-        out = []
-        for name, value in named.items():
-            for p in value if isinstance(value, (list, tuple)) else [value]:
-                if p is not None and str(p) != "builtin":
-                    out.append((name, Path(p)))
-        return out
+    def flat(named: dict[str, Any], kind: str) -> list[tuple[str, Path, str]]:
+        values = ((name, v if isinstance(v, (list, tuple)) else [v]) for name, v in named.items())
+        return [(name, Path(p), kind) for name, paths in values for p in paths if p is not None]
 
-    ins, outs = flat(inputs), flat(outputs)
-    for k, (name, path) in enumerate(outs):
+    ins, outs = flat(inputs, "an input"), flat(outputs, "another output")
+    for k, (name, path, _) in enumerate(outs):
         target = Path(os.path.realpath(path))
-        for other_name, other in ins + outs[:k]:
+        for other_name, other, kind in ins + outs[:k]:
             if target == Path(os.path.realpath(other)) or _same_file(path, other):
-                kind = "an input" if (other_name, other) in ins else "another output"
                 raise InputError(
                     f"{name} {path} is {kind} ({other_name} {other}); phl would overwrite it: write to another file"
                 )

@@ -4,6 +4,7 @@ training configuration, epoch, data set). ``load_model`` needs nothing but the f
 
 from __future__ import annotations
 
+import json
 import pickle
 import zipfile
 from pathlib import Path
@@ -63,11 +64,28 @@ def spec_of(record: dict[str, Any]) -> ModelSpec:
     return ModelSpec("phl.models.ani:ANIModel", {"elements": list(record.get("elements") or (1, 6, 7, 8))})
 
 
+def trained_level_of_theory(record: dict[str, Any], path: str | Path) -> str | None:
+    """The level of theory of the labels the checkpoint ``record`` (read from ``path``) was
+    trained on: recorded in it, or, for checkpoints written before it was, in the ``config.json`` of
+    the run folder beside it; None when neither says."""
+    if "level_of_theory" in record:
+        return record["level_of_theory"]
+    config = Path(path).parent / "config.json"
+    try:
+        return json.loads(config.read_text()).get("level_of_theory") if config.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
     """The model stored in a checkpoint (``best.pt`` or ``last.pt`` of a training run), in
     evaluation mode on ``device``."""
     device = resolve_device(str(device))
-    record = read_checkpoint(path, device)
+    return model_of(read_checkpoint(path, device), path, device)
+
+
+def model_of(record: dict[str, Any], path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The model of a checkpoint record read from ``path``, in evaluation mode on ``device``."""
     dtype = DTYPES[record.get("dtype") or record.get("config", {}).get("dtype", "float64")]
     model = spec_of(record).build(dtype=dtype)
     try:

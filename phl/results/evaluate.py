@@ -42,37 +42,6 @@ HESSIAN_BATCH_SIZE = 8
 UNITS = {"energy": "kcal/mol", "forces": "kcal/mol/Å", "hessian": "kcal/mol/Å²", "frequencies": "cm⁻¹"}
 
 
-def trained_level_of_theory(checkpoint: str | Path) -> str | None:
-    """The level of theory of the labels a checkpoint was trained on: recorded in the checkpoint,
-    or (checkpoints written before it was) in the run folder's config.json beside it; None when
-    neither says."""
-    import json
-
-    from phl.models.checkpoint import read_checkpoint
-
-    record = read_checkpoint(checkpoint)
-    if "level_of_theory" in record:
-        return record["level_of_theory"]
-    config = Path(checkpoint).parent / "config.json"
-    try:
-        return json.loads(config.read_text()).get("level_of_theory") if config.is_file() else None
-    except (OSError, ValueError):
-        return None
-
-
-def check_same_level(checkpoint: str | Path, dataset_path: str | Path) -> None:
-    """Refuse to evaluate a model on labels of another level of theory than it was trained on (its
-    errors would be the difference of two methods, recorded as the model's)."""
-    trained = trained_level_of_theory(checkpoint)
-    with Dataset(dataset_path) as ds:
-        level = ds.level_of_theory
-    if trained and level and trained != level:
-        raise InputError(
-            f"{checkpoint} was trained on {trained} labels and {dataset_path} holds {level} labels; evaluate it on "
-            f"a data set of its own level of theory"
-        )
-
-
 def _vibrations(symbols, positions, hess):
     vib = harmonic_analysis(symbols, positions, hess)
     return vib, vib.count_imaginary()
@@ -86,8 +55,12 @@ def evaluate_model(
     batch_size: int = 100,
     frequencies: bool = True,
     hessian_batch_size: int = HESSIAN_BATCH_SIZE,
+    trained_on: str | None = None,
 ) -> pd.DataFrame:
-    """One row per evaluated structure (see the module docstring).
+    """One row per evaluated structure (see the module docstring). ``trained_on``: the level of
+    theory of the model's training labels (:func:`phl.models.checkpoint.trained_level_of_theory`);
+    labels of another level are refused, since the errors would be the difference of two methods,
+    recorded as the model's.
 
     Structures go through the model in order of size, so that a batch pads to molecules of about its
     own size; those with a reference Hessian in batches of ``hessian_batch_size`` (their model
@@ -101,6 +74,11 @@ def evaluate_model(
     dtype = next(model.parameters()).dtype
     rows = []
     with Dataset(dataset_path) as ds:
+        if trained_on and ds.level_of_theory and trained_on != ds.level_of_theory:
+            raise InputError(
+                f"the model was trained on {trained_on} labels and {dataset_path} holds {ds.level_of_theory} labels; "
+                "evaluate it on a data set of its own level of theory"
+            )
         if split not in ds.split_names():
             raise InputError(f"{dataset_path}: no split {split!r} (has {', '.join(ds.split_names()) or 'none'})")
         codes = ds.split(split)

@@ -25,10 +25,10 @@ from phl.errors import GeometryError, InputError
 from phl.geometries.pathways import interpolated_guess, sella_optimize
 from phl.geometries.reactions import load_selected, reaction_ids
 from phl.geometries.records import PointRecord, atoms_of, read_record
+from phl.models.checkpoint import model_of, read_checkpoint, trained_level_of_theory
 from phl.qm.method import level_of_theory
 from phl.qm.vibrations import harmonic_analysis
 from phl.registry import parse_run
-from phl.results.evaluate import trained_level_of_theory
 from phl.results.seeds import seeds_of
 from phl.units import HARTREE_TO_KCAL_MOL
 
@@ -93,7 +93,8 @@ def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_di
     input (reaction list, geometry records, model) is read before the first search."""
     if not Path(geometries_dir).is_dir():
         raise InputError(f"{geometries_dir}: no such folder of geometry-stage records")
-    calc = MLCalculator.from_checkpoint(checkpoint)
+    record = read_checkpoint(checkpoint)
+    calc = MLCalculator(model_of(record, checkpoint))
     ok, records = [], []
     for rid in reaction_ids(reactions_file):
         folder = Path(geometries_dir) / rid
@@ -101,7 +102,7 @@ def search_all(checkpoint: str | Path, reactions_file: str | Path, geometries_di
             continue
         ok.append(rid)
         records.append({step: read_record(folder / f"{step}.json", step) for step in ("reactant", "product", "ts")})
-    trained = trained_level_of_theory(checkpoint)
+    trained = trained_level_of_theory(record, checkpoint)
     levels = sorted({level_of_theory(r.method) for recs in records for r in recs.values() if r.method} - {None})
     if trained and levels and levels != [trained]:
         raise InputError(

@@ -35,7 +35,7 @@ from phl.dataset.batching import Batch, BatchLoader, size_groups
 from phl.errors import InputError, PHLError
 from phl.io.atomic import atomic_write_json, atomic_write_text
 from phl.models import SupportsSelfEnergies, energy_forces, hessian, hvp, model_elements, model_record
-from phl.models.checkpoint import read_checkpoint, save_checkpoint
+from phl.models.checkpoint import read_checkpoint, save_checkpoint, trained_level_of_theory
 from phl.models.derivatives import vmap_safe
 from phl.models.device import resolve_device
 from phl.models.interface import HESSIAN_CHUNK, HESSIAN_CHUNK_MAX_ATOMS
@@ -373,10 +373,8 @@ class Trainer:
         """Refuse to resume a run on data other than its own (checkpoints written before the data
         were recorded in them are compared through the run's config.json)."""
         stored = {k: state[k] for k in ("level_of_theory", "data") if k in state}
-        if "level_of_theory" not in stored and (self.out / "config.json").is_file():
-            import json
-
-            stored["level_of_theory"] = json.loads((self.out / "config.json").read_text()).get("level_of_theory")
+        if "level_of_theory" not in stored and (level := trained_level_of_theory(state, self.out / "last.pt")):
+            stored["level_of_theory"] = level  # a checkpoint older than the record: the run's config.json
         own = self.data_identity()
         changed = [k for k in stored if stored[k] != own[k]]
         if changed:
