@@ -4,6 +4,8 @@
 #   snakemake --cores 32 --profile slurm --configfile config/paper.yaml   # the paper's scale on Slurm
 # Every rule is a thin call of the `phl` command line; all logic lives in the phl library.
 
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -15,7 +17,12 @@ configfile: "config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
-report: "workflow/report/workflow.rst"
+# The report's landing page: the run's findings ('phl results tables --landing') once they exist,
+# the workflow's description before.
+LANDING = "results/report/landing.rst"
+
+
+report: str(Path(LANDING).resolve()) if Path(LANDING).is_file() else "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -32,3 +39,9 @@ rule all:
         expand("results/tables/{table}.csv", table=TABLES),
         expand("results/figures/{figure}.png", figure=FIGURES),
         ["results/geometries/summary.csv", "results/reference_summary.csv"] if GENERATE else [],
+
+
+onsuccess:
+    from phl.results.findings import end_of_run
+
+    print(end_of_run("results"))

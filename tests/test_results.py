@@ -1,5 +1,7 @@
 """Metrics, paired t-tests, tables and figures, from a small fixture of trained-model outputs."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,6 +73,8 @@ def fixture_runs(tmp_path):
                     "peak_mem_mb": [100.0, 100.0, 101.0],
                 }
             ).to_csv(t / "log.csv", index=False)
+            final = {"epochs": 3, "best_epoch": 3, "stopped_by": "max_epochs", "config": {"max_epochs": 3}}
+            (t / "final.json").write_text(json.dumps(final))
     return tmp_path
 
 

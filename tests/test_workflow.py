@@ -153,10 +153,35 @@ def test_default_workflow_end_to_end_with_a_kill_and_resume(workdir):
     assert "wildcards: block=1" in plan.stdout + plan.stderr  # hnco_hocn is the second reaction: block 1
     entry["product"] = entry["product"].replace("2.810", "2.800")
     (workdir / "reactions.yaml").write_text(yaml.safe_dump(data))
+    # the findings: the page, every number it quotes, and the end of the run saying where they are
+    assert "Findings: results/tables/findings.md" in run.stdout + run.stderr
+    assert "Hessian RMSE vs E-F, E-F-H: RTP test" in run.stdout + run.stderr
+    findings = pd.read_csv(results / "tables" / "findings.csv")
+    assert {"vs E-F", "one-hot vs Hutchinson", "vs E-F-H", "cost", "TS search", "training", "data"} <= set(
+        findings["section"]
+    )
+    status = pd.read_csv(results / "tables" / "training_status.csv")
+    assert len(status) == 6 and (status["stopped_by"] == "max_epochs").all()  # 3 epochs: every run capped
     report = _snakemake(workdir, *cheap, "--report", "results/report.html")
     assert report.returncode == 0, report.stderr[-2000:]
     html = (results / "report.html").read_text(errors="replace")
     assert "fig3_rmse" in html and "accuracy" in html
+    landing = _landing_text(html)
+    assert landing.startswith("Findings") and "Curvature training against E-F" in landing
+    assert "This run" in landing and "Level of theory of the reference data: wB97X-D/3-21G." in landing
+    assert "Regimes: E-F, E-F-HVP one-hot, E-F-HVP Hutchinson, E-F-H." in landing
+    assert "not the paper's wB97X-D/6-31G(d)" in landing  # the level-of-theory caveat applies here
+    for bad in ("[", "{}", "None", "nan"):
+        assert bad not in landing, bad
+
+
+def _landing_text(html: str) -> str:
+    """The text of the report's landing page (Snakemake embeds it as a JavaScript string)."""
+    import re
+
+    match = re.search(r"var workflow_desc = (\".*?(?<!\\)\");", html, re.S)
+    assert match, "no landing page in the report"
+    return re.sub(r"<[^>]+>", "", json.loads(match.group(1))).strip()
 
 
 def test_bad_config_key_fails_at_once_with_its_name(workdir):
@@ -241,6 +266,10 @@ def test_science_configuration_runs_gfn2_xtb_end_to_end(workdir, repo_root):
     for table in ("accuracy", "table1_randomized", "change_vs_ef", "curvature_ttests", "paper_comparison"):
         text = (results / "tables" / f"{table}.md").read_text()
         assert "Reference method: GFN2-xTB." in text and "compare relative changes" in text, table
+    # yields per class: the classes of the SMILES list (geometries.classes) in the summary and the findings
+    assert list(summary["class"]) == ["keto-enol tautomerism", "HCN/HNC-type isomerisation"]
+    page = (results / "tables" / "findings.md").read_text()
+    assert "Kept per class: HCN/HNC-type isomerisation 1/1, keto-enol tautomerism 1/1." in page
 
 
 def test_science_reference_drops_only_the_base_configs_dft_options(workdir, repo_root):
@@ -255,8 +284,14 @@ def test_science_reference_drops_only_the_base_configs_dft_options(workdir, repo
         ("reference: {xtb_accuracy: .inf}", "xtb_accuracy must be a finite number"),
         ("reference: {xtb_temperature: 1.0e+9}", "xtb_temperature must be in [0, 5000] K"),
         ("reference: {charge: 1}", "charge and multiplicity apply to the single molecules"),
+        ("geometries: {classes: nothing.csv}", "config geometries.classes: nothing.csv: no such file"),
+        (
+            "geometries: {classes: resources/reactions/science.skipped.csv}",
+            "config geometries.classes: resources/reactions/science.skipped.csv: no id or class column",
+        ),
     ):
         (workdir / "bad.yaml").write_text(override + "\n")
         proc = _snakemake(workdir, "-n", "--configfile", "config/science.yaml", "bad.yaml")
         out = proc.stdout + proc.stderr
-        assert proc.returncode != 0 and "config reference" in out and message in out, (override, out[-2000:])
+        section = "config " + message.split("config ")[1].split(":")[0] if "config " in message else "config reference"
+        assert proc.returncode != 0 and section in out and message in out, (override, out[-2000:])

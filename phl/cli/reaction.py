@@ -25,7 +25,7 @@ def _read_record(path: str | None, what: str):
 def cmd_summary(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from phl.geometries.reactions import reaction_ids
+    from phl.geometries.reactions import reaction_ids, read_classes
     from phl.io.atomic import atomic_write_text
 
     files = args.inputs
@@ -38,12 +38,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
             "summary needs structures.json files, block tables (CSV) or a reaction list and --dir, and --out"
         )
     check_output_path(args.out, "table")
-    check_distinct({"input": files}, {"--out": args.out})
+    check_distinct({"input": files, "--classes": args.classes}, {"--out": args.out})
+    classes = read_classes(args.classes) if args.classes else None
     tables = [jobs.read_summary_rows(p) for p in files if Path(p).suffix.lower() == ".csv"]
     records = [_read_record(p, "structures") for p in files if Path(p).suffix.lower() != ".csv"]
     if records:
         tables.append(jobs.summary_table(records))
     table = pd.concat(tables, ignore_index=True)
+    if classes is not None:
+        unknown = sorted(set(table["reaction"]) - set(classes))
+        if unknown:
+            raise InputError(
+                f"--classes {args.classes}: no class for reaction {unknown[0]} ({len(unknown)} reactions without one)"
+            )
+        table["class"] = table["reaction"].map(classes)
     atomic_write_text(args.out, table.to_csv(index=False))
     print(jobs.summary_report(table, details=args.details) + f" -> {args.out}")
     return 0
@@ -246,6 +254,11 @@ def add_parsers(sub) -> None:
     s.add_argument("--dir", help="folder with REACTION/structures.json for the reactions of the list")
     s.add_argument("--out", help="CSV table to write")
     s.add_argument("--details", type=int, default=50, help="reactions listed one by one at most (default %(default)s)")
+    s.add_argument(
+        "--classes",
+        help="CSV with columns id, class (e.g. the SMILES list the reactions were imported from): a class column "
+        "and the reactions kept per class",
+    )
     s.set_defaults(func=cmd_summary)
 
     s = steps.add_parser(

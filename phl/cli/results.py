@@ -62,10 +62,23 @@ def cmd_results(args: argparse.Namespace) -> int:
     seeds = parse_run_seeds(runs, args.seeds, args.run_seeds)
     check_output_dir(args.out_dir)
     if args.what == "tables":
+        from phl.results.findings import headline, write_findings
         from phl.results.tables import write_tables
 
+        if args.landing:
+            check_output_path(args.landing, "page")
+            check_distinct({"--geometry-summary": args.geometry_summary}, {"--landing": args.landing})
+        if args.geometry_summary and not Path(args.geometry_summary).is_file():
+            raise InputError(f"--geometry-summary {args.geometry_summary}: no such file ('phl reaction summary')")
         tables = write_tables(args.evaluations, args.training, runs, seeds, args.out_dir, ts_dir=args.ts_search)
         print(f"{args.out_dir}: " + ", ".join(f"{k} ({len(v)} rows)" for k, v in tables.items()))
+        found = write_findings(args.out_dir, args.out_dir, args.geometry_summary, args.landing)
+        print(
+            f"{Path(args.out_dir) / 'findings.md'}: {len(found.rows)} numbers; "
+            + ("not reported: " + "; ".join(found.missing) if found.missing else "every table present")
+        )
+        for line in headline(found.table()):
+            print(f"  {line}")
     else:
         from phl.results.figures import write_figures
 
@@ -102,7 +115,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--geometries", required=True, help="folder with REACTION/{reactant,product,ts,structures}.json")
     p.add_argument("--out", required=True, help="CSV, one row per reaction")
     p.set_defaults(func=cmd_ts_search)
-    p = sub.add_parser("results", help="tables (CSV, Markdown) and figures (PNG, PDF) over all runs")
+    p = sub.add_parser(
+        "results",
+        help="tables (CSV, Markdown) with the findings page (findings.md, findings.csv), and figures (PNG, PDF)",
+    )
     p.add_argument("what", choices=("tables", "figures"))
     p.add_argument("--evaluations", required=True, help="folder with RUN/seedS.csv from 'phl evaluate'")
     p.add_argument("--training", required=True, help="folder with RUN/seedS/log.csv from 'phl train'")
@@ -118,4 +134,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--reference-summary", help="figures: CSV of 'phl summarize' for the reference-cost figure")
     p.add_argument("--dpi", type=int, default=150, help="figures: PNG resolution (default %(default)s)")
     p.add_argument("--ts-search", help="tables: folder with RUN/seedS.csv from 'phl ts-search'")
+    p.add_argument(
+        "--geometry-summary", help="tables: the geometry stage's summary.csv, for the findings' reaction yields"
+    )
+    p.add_argument("--landing", help="tables: also write the findings as the report's landing page (.rst)")
     p.set_defaults(func=cmd_results)

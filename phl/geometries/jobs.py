@@ -360,6 +360,9 @@ def summary_report(table, details: int = 50) -> str:
     if len(failed):
         by_step = failed.groupby("failed_step").size()
         lines.append("failures by step: " + ", ".join(f"{step} {n}" for step, n in by_step.items()))
+    if "class" in table.columns:
+        kept = table.assign(ok=table.status == "ok").groupby(table["class"].fillna("unclassified"))["ok"]
+        lines.append("kept per class: " + ", ".join(f"{c} {int(k.sum())}/{len(k)}" for c, k in kept))
     totals = ", ".join(f"{g} {table[f'n_{g}'].sum()}" for g in GROUPS)
     lines.append(f"{len(table) - len(failed)} of {len(table)} reactions ok; structures: {totals}")
     return "\n".join(lines)

@@ -128,6 +128,28 @@ def _read_entries(path: Path) -> list:
     return data["reactions"]
 
 
+def read_classes(path: str | Path) -> dict[str, str]:
+    """Reaction id -> class from a CSV with columns ``id`` and ``class`` (a SMILES reaction list such as
+    ``resources/reactions/science.csv``): the classes the geometry summary and the findings count
+    reactions by."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file of reaction classes (a CSV with columns id, class)")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a CSV file ({str(exc).strip()})") from None
+    missing = [c for c in ("id", "class") if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: no {' or '.join(missing)} column (reaction classes need columns id, class)")
+    repeated = sorted(table["id"][table["id"].duplicated()].unique())
+    if repeated:
+        raise InputError(f"{path}: reaction id {repeated[0]} appears more than once")
+    return dict(zip(table["id"], table["class"].str.strip()))
+
+
 def reaction_list_path(name: str | Path) -> Path:
     """The reaction list a user names: ``builtin`` for the built-in set, else a YAML or HDF5 file."""
     if str(name) == "builtin":

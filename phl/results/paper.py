@@ -14,6 +14,10 @@ import pandas as pd
 from phl.registry import parse_run
 
 PAPER_RESULTS = Path(__file__).resolve().parents[1] / "data" / "paper_results.yaml"
+#: the paper's scale: structures per data set (RTP: all its reactant/TS/product structures) and
+#: models (seeds) per method
+PAPER_STRUCTURES = {"RTP": 35087, "IRC": 34248, "NMS": 62527}
+PAPER_MODELS = 5
 _GROUP = {"Test": "RTP", "IRC": "IRC", "NMS": "NMS"}
 
 
@@ -110,6 +114,8 @@ def scale_note(rows: pd.DataFrame, seeds, logs: pd.DataFrame) -> str:
     span = f"{int(epochs.min())}–{int(epochs.max())}" if len(epochs) else "–"
     return (
         f"This run: evaluated structures {structures}; {_seed_counts(seeds)} per method; {span} epochs. "
-        "The paper: 35,087 RTP (test split), 34,248 IRC, 62,527 NMS structures; 5 seeds per method; "
+        "The paper: "
+        + ", ".join(f"{n:,} {g}" for g, n in PAPER_STRUCTURES.items())
+        + f" structures; {PAPER_MODELS} seeds per method; "
         f"its values from {paper_results()['source']}."
     )

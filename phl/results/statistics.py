@@ -128,7 +128,7 @@ def paper_layout(ttests: pd.DataFrame, probes: str) -> pd.DataFrame:
                 continue
             r = sel.iloc[0]
             if np.isfinite(r["p_value"]):
-                rec[group] = f"{r['mean_difference']:+.4f} ({_p(r['p_value'])})"
+                rec[group] = f"{r['mean_difference']:+.4f} ({format_p(r['p_value'])})"
             else:
                 md = f"{r['mean_difference']:+.4f} " if np.isfinite(r["mean_difference"]) else ""
                 rec[group] = f"{md}(– : {r['note']})"
@@ -136,7 +136,7 @@ def paper_layout(ttests: pd.DataFrame, probes: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["property", *DATASETS])
 
 
-def _p(p: float) -> str:
+def format_p(p: float) -> str:
     return f"{p:.3f}" if p >= 1e-3 else f"{p:.1e}"
 
 

@@ -27,6 +27,7 @@ from phl.results.evaluate import metrics
 from phl.results.paper import comparison_table, scale_note
 from phl.results.seeds import Seeds, seeds_of
 from phl.results.statistics import curvature_ttests, paper_layout, rmse_per_seed, ttest_table
+from phl.results.training_status import IMPROVING_PCT, status_table
 from phl.results.ts_search import ts_search_table
 
 METRICS = (
@@ -178,8 +179,7 @@ def write_tables(
     out_dir: str | Path,
     ts_dir: str | Path | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Write accuracy, change_vs_ef, ttests and timings as CSV and Markdown under ``out_dir``
-    (atomically) and return them."""
+    """Write the tables as CSV and Markdown under ``out_dir`` (atomically) and return them."""
     out_dir = Path(out_dir)
     rows = load_evaluations(eval_dir, runs, seeds)
     logs = load_logs(train_dir, runs, seeds)  # read once: timings and the run's scale
@@ -189,6 +189,7 @@ def write_tables(
     tables = {
         "accuracy": accuracy_table(rows),
         "timings": timing_table(logs),
+        "training_status": status_table(train_dir, runs, seeds),
         "rmse_per_seed": per_seed,
         "ttests": ttests,
         "curvature_ttests": curvature_ttests(per_seed),
@@ -217,6 +218,10 @@ def write_tables(
         "mean_difference = RMSE(one-hot) − RMSE(Hutchinson).",
         "ts_search": "TS search with each model's own Hessian (Sella, order 1) from the reference search's guess: "
         "success rate (one imaginary mode), RMSD to the reference TS (Å), barrier MAE (kcal/mol).",
+        "training_status": "How each model (run, seed) stopped: min_lr (its plateau schedule took the learning "
+        "rate below min_lr) or max_epochs (the cap); lr_reductions; *_trend_pct: change of the best validation RMSE "
+        "over the last trend_epochs epochs against the best before them (negative: still falling); still_improving: "
+        f"stopped at the cap with a validation RMSE still falling by more than {IMPROVING_PCT:g} %.",
         "change_vs_ef": "Percentage change of the mean RMSE against E-F (negative: better than E-F).",
         "curvature_ttests": "Each curvature-trained run against E-F, and each HVP run against E-F-H: paired "
         "t-test (scipy.stats.ttest_rel) on the RMSEs of the models both runs have, paired by seed; change_percent "

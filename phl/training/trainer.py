@@ -493,7 +493,7 @@ class Trainer:
             "mean_seconds_per_epoch": float(np.mean([r["seconds"] for r in self.history])) if self.history else None,
             "config": self.cfg.to_dict(),
             "dataset": str(self.dataset_path),
-            "level_of_theory": self.ds.level_of_theory,
+            **self.data_identity(),  # level of theory and the split's structure counts
             "device": str(self.device),
         }
         atomic_write_json(self.out / "final.json", summary)

@@ -19,7 +19,7 @@ from phl.batch.blocks import Batching, block_fingerprints
 from phl.errors import PHLError
 from phl.geometries.design import SamplingDesign
 from phl.geometries.jobs import GeometrySettings
-from phl.geometries.reactions import reaction_ids, reaction_list_path
+from phl.geometries.reactions import reaction_ids, reaction_list_path, read_classes
 from phl.labels import LabelSettings
 from phl.qm.method import Method
 from phl.registry import parse_run, run_names
@@ -78,6 +78,15 @@ GENERATE = config["data"]["source"] == "generate"
 # results/geometries/summary.csv and skipped. Blocks and label chunks are static (phl.batch.blocks):
 # every job is known from the list alone, no checkpoint.
 REACTIONS = checked("geometries.reactions", lambda: reaction_ids(REACTIONS_FILE)) if GENERATE else []
+# classes of the reactions (a CSV id,class): the geometry summary and the findings count yields per class
+CLASSES_FILE = GEOMETRIES.get("classes")
+if CLASSES_FILE and GENERATE:
+    _classes = checked("geometries.classes", lambda: read_classes(CLASSES_FILE))
+    if _unclassified := [r for r in REACTIONS if r not in _classes]:
+        raise ValueError(
+            f"config geometries.classes: {CLASSES_FILE} has no class for reaction {_unclassified[0]} "
+            f"({len(_unclassified)} of {len(REACTIONS)} reactions without one)"
+        )
 BLOCKS = list(range(BATCHING.n_blocks(len(REACTIONS))))
 # what each block computes (its reactions' entries and design steps): a parameter of its job, so a
 # block reruns when its own reactions change and no other block or label job does

@@ -40,7 +40,8 @@ rule geometry_block:
 
 rule geometry_summary:
     input:
-        expand("results/geometries/blocks/{block}.csv", block=BLOCKS),
+        blocks=expand("results/geometries/blocks/{block}.csv", block=BLOCKS),
+        classes=[CLASSES_FILE] if CLASSES_FILE else [],
     output:
         report(
             "results/geometries/summary.csv",
@@ -53,5 +54,6 @@ rule geometry_summary:
         CONDA_ENV
     params:
         phl=PHL,
+        classes=lambda w, input: f"--classes {input.classes}" if input.classes else "",
     shell:
-        "{params.phl} reaction summary {input} --out {output} 2>&1 | tee {log}"
+        "{params.phl} reaction summary {input.blocks} {params.classes} --out {output} 2>&1 | tee {log}"

@@ -1,4 +1,5 @@
-# Results: evaluation of every trained model, tables, figures (gathered by `snakemake --report`).
+# Results: evaluation of every trained model, tables with the findings page, figures (gathered by
+# `snakemake --report`, whose landing page is the findings page: LANDING, see the Snakefile).
 
 # TS searches with every trained model (results.ts_search; needs generated geometries)
 TS_SEARCH = GENERATE and config["results"].get("ts_search", True)
@@ -11,6 +12,7 @@ TABLES = (
         "rmse_per_seed",
         "accuracy",
         "timings",
+        "training_status",
     ]
     + (["change_vs_ef"] if "ef" in TRAINING["regimes"] else [])
     + (["ts_search"] if TS_SEARCH else [])
@@ -68,10 +70,15 @@ rule tables:
     input:
         per_run("results/evaluation/{run}/seed{seed}.csv"),
         per_run("results/training/{run}/seed{seed}/log.csv"),
+        per_run("results/training/{run}/seed{seed}/final.json"),
         per_run("results/ts_search/{run}/seed{seed}.csv") if TS_SEARCH else [],
+        ["results/geometries/summary.csv"] if GENERATE else [],
     output:
         csv=[report(f"results/tables/{t}.csv", caption=f"../report/{t}.rst", category="Tables") for t in TABLES],
         md=[f"results/tables/{t}.md" for t in TABLES],
+        findings=report("results/tables/findings.csv", caption="../report/findings.rst", category="Findings"),
+        findings_md="results/tables/findings.md",
+        landing=LANDING,
     log:
         "logs/tables.log",
     conda:
@@ -81,9 +88,11 @@ rule tables:
         runs=" ".join(RUNS),
         seeds=seeds_options(),
         ts="--ts-search results/ts_search" if TS_SEARCH else "",
+        geometries="--geometry-summary results/geometries/summary.csv" if GENERATE else "",
     shell:
         "{params.phl} results tables --evaluations results/evaluation --training results/training "
-        "--runs {params.runs} {params.seeds} {params.ts} --out-dir results/tables 2>&1 | tee {log}"
+        "--runs {params.runs} {params.seeds} {params.ts} {params.geometries} --landing {output.landing} "
+        "--out-dir results/tables 2>&1 | tee {log}"
 
 
 rule figures:
