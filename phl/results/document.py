@@ -46,21 +46,33 @@ def cell(v) -> str:
     return str(v) if str(v) else "–"
 
 
-def to_markdown(doc: Document, level: int = 2) -> str:
+def _render(doc: Document, heading, bullet: str, table, text=str) -> str:
     out = []
     for kind, body in doc.blocks:
         if kind == "heading":
-            out.append(f"{'#' * level} {body}")
+            out.append(heading(text(body)))
         elif kind == "paragraph":
-            out.append(str(body))
+            out.append(text(body))
         elif kind == "bullets":
-            out.append("\n".join(f"- {item}" for item in body))
+            out.append("\n".join(bullet + text(item) for item in body))
         else:
-            df = body
-            lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-            lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-            out.append("\n".join(lines))
+            out.append(table(body))
     return "\n\n".join(out) + "\n"
+
+
+def _markdown_table(df: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _rst_table(df: pd.DataFrame) -> str:
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    header = [escape_rst(c) for c in df.columns]
+    for row in [header, *([escape_rst(cell(v)) for v in r] for r in df.itertuples(index=False))]:
+        lines.append(f"   * - {row[0]}")
+        lines += [f"     - {v}" for v in row[1:]]
+    return "\n".join(lines)
 
 
 def escape_rst(text: str) -> str:
@@ -68,21 +80,9 @@ def escape_rst(text: str) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("_ ", "\\_ ")
 
 
+def to_markdown(doc: Document, level: int = 2) -> str:
+    return _render(doc, lambda t: f"{'#' * level} {t}", "- ", _markdown_table)
+
+
 def to_rst(doc: Document, underline: str = "-") -> str:
-    out = []
-    for kind, body in doc.blocks:
-        if kind == "heading":
-            out.append(f"{escape_rst(body)}\n{underline * (len(str(body)) + 2)}")
-        elif kind == "paragraph":
-            out.append(escape_rst(body))
-        elif kind == "bullets":
-            out.append("\n".join(f"* {escape_rst(item)}" for item in body))
-        else:
-            df = body
-            lines = [".. list-table::", "   :header-rows: 1", ""]
-            header = [escape_rst(c) for c in df.columns]
-            for row in [header, *([escape_rst(cell(v)) for v in r] for r in df.itertuples(index=False))]:
-                lines.append(f"   * - {row[0]}")
-                lines += [f"     - {v}" for v in row[1:]]
-            out.append("\n".join(lines))
-    return "\n\n".join(out) + "\n"
+    return _render(doc, lambda t: f"{t}\n{underline * (len(t) + 2)}", "* ", _rst_table, escape_rst)
