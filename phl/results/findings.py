@@ -384,16 +384,15 @@ def configuration(f: Findings, inputs: Inputs) -> None:
         if modes:
             items.append("Probe modes of the HVP regimes: " + " and ".join(modes) + ".")
         seeds = status.groupby("run", sort=False)["seed"].apply(lambda s: ", ".join(map(str, sorted(s))))
-        counts = status.groupby("run", sort=False).size()
-        by_count = {}
-        for run, n in counts.items():
-            by_count.setdefault(int(n), []).append(label(run))
-        items.append(
-            "Models per run (one per seed): "
-            + "; ".join(f"{n} ({', '.join(names)})" for n, names in sorted(by_count.items(), reverse=True))
-            + f"; seeds {seeds.iloc[0]}" * (seeds.nunique() == 1)
-            + "."
-        )
+        if seeds.nunique() == 1:
+            n = int(status.groupby("run").size().iloc[0])
+            items.append(f"Models per run: {n}, one per seed ({'seed' if n == 1 else 'seeds'} {seeds.iloc[0]}).")
+        else:
+            items.append(
+                "Models per run, one per seed: "
+                + "; ".join(f"{label(run)} seeds {s}" for run, s in seeds.items())
+                + "."
+            )
         cap = status["max_epochs"].dropna()
         items.append(
             f"Epochs trained: {span(status['epochs'])}" + (f", cap {int(cap.max())}" if len(cap) else "") + "."
