@@ -173,8 +173,8 @@ def stopping(f: Findings, status: pd.DataFrame) -> None:
             prop, worst = min(((p, t) for p, t in trends.items() if np.isfinite(t)), key=lambda x: x[1])
             window = int(still["trend_epochs"].max())
             parts.append(
-                f"**{len(still)} still improving** at the end (validation {PROPERTY_WORDS[prop]} RMSE down to "
-                f"{pct(worst)} over the last {plural(window, 'epoch')}): its numbers compare a model that had "
+                f"**{len(still)} still improving** at the end (validation {PROPERTY_WORDS[prop]} RMSE {pct(worst)} "
+                f"over the last {plural(window, 'epoch')} in one of them): its numbers compare models that had "
                 "not finished"
             )
         items.append(f"{label(run)}: " + "; ".join(parts) + f"; best epoch {span(g['best_epoch'])}.")
@@ -384,15 +384,14 @@ def configuration(f: Findings, inputs: Inputs) -> None:
         if modes:
             items.append("Probe modes of the HVP regimes: " + " and ".join(modes) + ".")
         seeds = status.groupby("run", sort=False)["seed"].apply(lambda s: ", ".join(map(str, sorted(s))))
-        if seeds.nunique() == 1:
-            n = int(status.groupby("run").size().iloc[0])
-            items.append(f"Models per run: {n}, one per seed ({'seed' if n == 1 else 'seeds'} {seeds.iloc[0]}).")
+        runs_of: dict[str, list[str]] = {}
+        for run, s in seeds.items():
+            runs_of.setdefault(s, []).append(label(run))
+        if len(runs_of) == 1:
+            items.append(f"Models per run: one per seed, seeds {seeds.iloc[0]}.")
         else:
-            items.append(
-                "Models per run, one per seed: "
-                + "; ".join(f"{label(run)} seeds {s}" for run, s in seeds.items())
-                + "."
-            )
+            groups = "; ".join(f"seeds {s} ({', '.join(names)})" for s, names in runs_of.items())
+            items.append(f"Models per run: one per seed, {groups}.")
         cap = status["max_epochs"].dropna()
         items.append(
             f"Epochs trained: {span(status['epochs'])}" + (f", cap {int(cap.max())}" if len(cap) else "") + "."
