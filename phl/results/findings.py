@@ -200,11 +200,11 @@ def against(f: Findings, curv: pd.DataFrame, versus: str, notes: dict[str, str])
     paper = paper_results()["change_vs_ef"] if versus == "ef" else {}
     items = []
     for run, g in sel.groupby("run", sort=False):
+        note = "; ".join(notes[x] for x in (run, versus) if x in notes)  # unfinished models involved
         for prop in ("hessian", "forces", "energy"):
             parts, paper_parts = [], []
             for _, r in g[g["property"] == prop].iterrows():
                 published = paper.get(run, {}).get(prop, {}).get(r["group"], np.nan)
-                note = "; ".join(notes[x] for x in (run, versus) if x in notes)
                 f.add(
                     f"vs {label(versus)}",
                     run,
@@ -226,9 +226,8 @@ def against(f: Findings, curv: pd.DataFrame, versus: str, notes: dict[str, str])
             text = f"**{label(run)}**, {PROPERTY_WORDS[prop]} RMSE: " + "; ".join(parts)
             if paper_parts:
                 text += f" (the paper: {', '.join(paper_parts)})"
-            flagged = [notes[x] for x in (run, versus) if x in notes]
-            if flagged:
-                text += " ⚠ " + "; ".join(flagged)
+            if note:
+                text += " ⚠ " + note
             items.append(text + ".")
     title = "Curvature training against E-F" if versus == "ef" else "HVP training against E-F-H"
     f.findings.heading(title)

@@ -189,7 +189,7 @@ def write_tables(
     tables = {
         "accuracy": accuracy_table(rows),
         "timings": timing_table(logs),
-        "training_status": status_table(train_dir, runs, seeds),
+        "training_status": status_table(train_dir, logs, runs, seeds),
         "rmse_per_seed": per_seed,
         "ttests": ttests,
         "curvature_ttests": curvature_ttests(per_seed),

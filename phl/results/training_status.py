@@ -87,16 +87,16 @@ def run_status(final: dict, log: pd.DataFrame) -> dict:
     return row
 
 
-def status_table(train_dir: str | Path, runs: list[str], seeds: Seeds) -> pd.DataFrame:
-    """One row per run and seed (a run without ``final.json`` has not ended: an error)."""
+def status_table(train_dir: str | Path, logs: pd.DataFrame, runs: list[str], seeds: Seeds) -> pd.DataFrame:
+    """One row per run and seed, from its ``final.json`` and its rows of ``logs`` (the training logs
+    :func:`phl.results.tables.load_logs` has read; a run without ``final.json`` has not ended: an error)."""
     rows = []
     for run in runs:
         for seed in seeds_of(seeds, run):
-            folder = Path(train_dir) / run / f"seed{seed}"
-            final, log = folder / "final.json", folder / "log.csv"
-            for path in (final, log):
-                if not path.is_file():
-                    raise InputError(f"{path}: missing (run {run}, seed {seed} has not ended)")
-            status = run_status(json.loads(final.read_text()), pd.read_csv(log))
+            final = Path(train_dir) / run / f"seed{seed}" / "final.json"
+            if not final.is_file():
+                raise InputError(f"{final}: missing (run {run}, seed {seed} has not ended)")
+            log = logs[(logs["run"] == run) & (logs["seed"] == seed)].reset_index(drop=True)
+            status = run_status(json.loads(final.read_text()), log)
             rows.append({"run": run, "label": parse_run(run).label, "seed": seed, **status})
     return pd.DataFrame(rows, columns=COLUMNS)
