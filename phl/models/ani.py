@@ -13,8 +13,8 @@ from torch import nn
 
 from phl.errors import InputError
 from phl.models.ani_static import dense_aev, stacked_networks
-from phl.models.derivatives import static_shapes_active, vmap_safe_active
 from phl.models.interface import element_indices, element_lookup
+from phl.models.modes import static_shapes_active, vmap_safe_active
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
 

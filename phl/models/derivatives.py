@@ -10,52 +10,23 @@ respect to the parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
-
 import torch
 
 from phl.models.interface import HESSIAN_CHUNK
 
-_VMAP_SAFE: ContextVar[bool] = ContextVar("phl_vmap_safe", default=False)
-_STATIC_SHAPES: ContextVar[bool] = ContextVar("phl_static_shapes", default=False)
+# the computation modes models read, re-exported here where callers have always found them
+from phl.models.modes import static_shapes, static_shapes_active, vmap_safe, vmap_safe_active
 
-
-@contextmanager
-def _setting(var: ContextVar[bool]) -> Iterator[None]:
-    token = var.set(True)
-    try:
-        yield
-    finally:
-        var.reset(token)
-
-
-def vmap_safe() -> AbstractContextManager[None]:
-    """Inside: models build graphs that vmap-batched products differentiate correctly. A custom
-    ``torch.autograd.Function`` in the graph (e.g. :func:`phl.models.ani.permute_rows`) keeps the
-    values of ``is_grads_batched`` products right but drops their graph: a loss of vmap-chunked
-    model Hessians would then get wrong parameter gradients (measured: 0.48 against 0.53 by
-    finite differences). The E-F-H training step builds its graph in here."""
-    return _setting(_VMAP_SAFE)
-
-
-def vmap_safe_active() -> bool:
-    """Whether the graph being built must be differentiable through vmap (see :func:`vmap_safe`)."""
-    return _VMAP_SAFE.get()
-
-
-def static_shapes() -> AbstractContextManager[None]:
-    """Inside: models compute without reading anything back from the device: no
-    data-dependent shapes (neighbour lists, splits by element counts), no checks that branch
-    on values. What a CUDA graph can capture (:mod:`phl.training.static_step`); the caller has
-    checked the inputs beforehand (e.g. the trainer checks the data set's elements)."""
-    return _setting(_STATIC_SHAPES)
-
-
-def static_shapes_active() -> bool:
-    """Whether the model must compute at static shapes (see :func:`static_shapes`)."""
-    return _STATIC_SHAPES.get()
+__all__ = [
+    "energy_forces",
+    "hessian",
+    "hvp",
+    "single_hessian",
+    "static_shapes",
+    "static_shapes_active",
+    "vmap_safe",
+    "vmap_safe_active",
+]
 
 
 def energy_forces(model, species: torch.Tensor, coordinates: torch.Tensor, create_graph: bool = True):

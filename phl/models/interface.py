@@ -29,12 +29,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from phl.errors import InputError
+from phl.models.modes import static_shapes_active
 
 if TYPE_CHECKING:  # torch is imported where a model is built: settings and the CLI stay light
     import torch
 
 #: The paper's model.
 DEFAULT_MODEL = "phl.models.ani:ANIModel"
+#: Short names of phl's models, accepted wherever a model class path is (``phl train --model mace``).
+MODEL_ALIASES = {
+    "ani": DEFAULT_MODEL,
+    "mace": "phl.models.mace:MACEModel",
+    "pair": "phl.models.pair:PairModel",
+}
 
 #: Vector-Jacobian products per vmap call in :func:`phl.models.derivatives.hessian` (0: one at a
 #: time). On CPU vmap pays where a (sub-)batch is small and slows large ones, E-F-H epochs: science
@@ -59,11 +66,35 @@ class SupportsSelfEnergies(Protocol):
     def set_self_energies(self, energies: torch.Tensor) -> None: ...
 
 
+@runtime_checkable
+class SupportsEnergyScale(Protocol):
+    """A model whose learned energy is scaled by a constant the trainer sets before the first
+    epoch: the standard deviation (Eh) of the training energies per atom after the self energies
+    (:func:`phl.training.trainer.energy_scale`, mace-torch's ``std_scaling``)."""
+
+    def set_energy_scale(self, scale: float) -> None: ...
+
+
+def supports_static_shapes(model: torch.nn.Module) -> bool:
+    """Whether ``model`` computes at static shapes (:func:`phl.models.modes.static_shapes`);
+    a model says it cannot with a class attribute ``supports_static_shapes = False``."""
+    return bool(getattr(model, "supports_static_shapes", True))
+
+
+def resolve_model_name(name: str) -> str:
+    """A model's class path from an alias of :data:`MODEL_ALIASES` or a class path."""
+    return MODEL_ALIASES.get(str(name).strip().lower(), str(name))
+
+
 def check_class_path(path: str) -> None:
-    """Syntax check of ``package.module:Class`` (without importing it)."""
+    """Syntax check of ``package.module:Class`` or an alias (without importing it)."""
+    if str(path).strip().lower() in MODEL_ALIASES:
+        return
     module, sep, name = str(path).partition(":")
     if not sep or not module or not name.isidentifier() or not all(p.isidentifier() for p in module.split(".")):
-        raise InputError(f"model must be an import path 'package.module:Class', got {path!r}")
+        raise InputError(
+            f"model must be one of {', '.join(MODEL_ALIASES)} or an import path 'package.module:Class', got {path!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -75,6 +106,7 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         check_class_path(self.class_path)
+        object.__setattr__(self, "class_path", resolve_model_name(self.class_path))  # aliases stored resolved
         if not isinstance(self.kwargs, dict):
             raise InputError(f"model arguments must be a mapping, got {type(self.kwargs).__name__}")
         try:
@@ -140,8 +172,6 @@ def element_indices(lookup: torch.Tensor, species: torch.Tensor, elements: Seque
     ``elements`` raises :class:`InputError` naming it (not checked at static shapes, where it
     would read the device: :func:`phl.models.derivatives.static_shapes`)."""
     import torch
-
-    from phl.models.derivatives import static_shapes_active
 
     idx = torch.where(species >= 0, lookup[species.clamp(min=0, max=118)], torch.full_like(species, -1))
     if static_shapes_active():  # no check that reads the device; the caller checked the elements

@@ -15,6 +15,7 @@ from phl.models.interface import (
     HESSIAN_CHUNK_MAX_ATOMS,
     ModelSpec,
     check_class_path,
+    resolve_model_name,
 )
 from phl.registry import PROBE_MODES, RANDOM_PROBE_KINDS, REGIMES, uses_hvp
 from phl.settings import Settings, setting
@@ -79,7 +80,11 @@ class TrainConfig(Settings):
         64, "size of that subset: the first validation structures (by index) that have reference Hessians"
     )
     lr_threshold: float = setting(0.0, "ReduceLROnPlateau threshold (the paper's code: 0, any improvement counts)")
-    model: str = setting(DEFAULT_MODEL, "energy model class, an import path package.module:Class")
+    model: str = setting(
+        DEFAULT_MODEL,
+        "energy model: ani (the paper's), mace (mace-torch, the .[mace] extra), pair, or a class path "
+        "package.module:Class",
+    )
     model_kwargs: dict[str, Any] = setting(
         help="JSON object of the model's constructor arguments", default_factory=dict
     )
@@ -117,6 +122,7 @@ class TrainConfig(Settings):
         if self.dtype not in ("float64", "float32"):
             raise InputError(f"dtype must be float64 or float32, got {self.dtype!r}")
         check_class_path(self.model)
+        object.__setattr__(self, "model", resolve_model_name(self.model))  # an alias recorded as its class
 
     @property
     def uses_hvp(self) -> bool:

@@ -22,16 +22,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from phl.dataset.batching import Batch
 from phl.errors import InputError
-from phl.models.derivatives import static_shapes
-
-if TYPE_CHECKING:
-    from phl.training.trainer import Trainer
+from phl.models.modes import static_shapes
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +37,21 @@ log = logging.getLogger(__name__)
 WARMUP_STEPS = 2
 
 
-def resolve_mode(mode: str, regime: str, device: torch.device) -> str:
+def resolve_mode(mode: str, regime: str, device: torch.device, model_static: bool = True) -> str:
     """The mode a run uses (one of :data:`phl.training.config.STATIC_STEP_MODES`): ``auto``
     becomes ``graph`` for E-F and HVP regimes on CUDA, else ``off``; ``graph`` elsewhere than on
-    CUDA is refused."""
+    CUDA is refused. A model that cannot compute at static shapes (``model_static`` False, e.g.
+    MACE's neighbour list) takes the plain step whatever was asked, and the log says why."""
+    if not model_static:
+        if mode in ("eager", "graph"):
+            log.warning(
+                "static_step %r asked, but the model cannot compute at static shapes (its graph depends on "
+                "the coordinates' values); using the plain step",
+                mode,
+            )
+        elif mode == "auto" and device.type == "cuda" and regime != "efh":
+            log.info("the model cannot compute at static shapes: the plain training step, no CUDA graph")
+        return "off"
     if mode == "auto":
         return "graph" if device.type == "cuda" and regime != "efh" else "off"
     if mode == "graph" and device.type != "cuda":
@@ -85,7 +93,8 @@ class StaticStep:
     """One optimisation step of ``trainer`` on a host batch, at the static shape
     (``batch_size``, ``n_atoms``); ``graph`` captures it on first use."""
 
-    def __init__(self, trainer: Trainer, n_atoms: int, graph: bool) -> None:
+    def __init__(self, trainer: Any, n_atoms: int, graph: bool) -> None:
+        # trainer: a phl.training.trainer.Trainer (not imported here: the trainer imports this module)
         self.trainer = trainer
         self.n_molecules = trainer.cfg.batch_size
         self.n_atoms = n_atoms

@@ -36,9 +36,14 @@ from phl.errors import InputError, PHLError
 from phl.io.atomic import atomic_write_json, atomic_write_text
 from phl.models import SupportsSelfEnergies, energy_forces, hessian, hvp, model_elements, model_record
 from phl.models.checkpoint import read_checkpoint, save_checkpoint, trained_level_of_theory
-from phl.models.derivatives import vmap_safe
 from phl.models.device import resolve_device
-from phl.models.interface import HESSIAN_CHUNK, HESSIAN_CHUNK_MAX_ATOMS
+from phl.models.interface import (
+    HESSIAN_CHUNK,
+    HESSIAN_CHUNK_MAX_ATOMS,
+    SupportsEnergyScale,
+    supports_static_shapes,
+)
+from phl.models.modes import vmap_safe
 from phl.probes import draw_probes_torch
 from phl.provenance import provenance
 from phl.training.allocator import keep_freed_memory
@@ -69,6 +74,15 @@ def fit_self_energies(ds: Dataset, indices: np.ndarray, elements: tuple[int, ...
         counts[row] = [(z == e).sum() for e in elements]
     coef, *_ = np.linalg.lstsq(counts, ds.columns["energy"][indices], rcond=None)
     return coef
+
+
+def energy_scale(ds: Dataset, indices: np.ndarray, elements: tuple[int, ...], self_energies: np.ndarray) -> float:
+    """Standard deviation (Eh) of the training structures' per-atom energies after the
+    self energies are taken off: the scale of what a model's learned part must fit (mace-torch's
+    ``std_scaling``)."""
+    counts = np.array([[(ds.species[ds.atom_slice(int(i))] == e).sum() for e in elements] for i in indices])
+    per_atom = (ds.columns["energy"][indices] - counts @ self_energies) / counts.sum(axis=1)
+    return float(np.std(per_atom)) if len(per_atom) > 1 else 0.0
 
 
 def _peak_memory_mb(device: torch.device) -> float:
@@ -149,12 +163,17 @@ class Trainer:
             for o in self.optimizers.values()
         ]
         self.generator = torch.Generator(device="cpu").manual_seed(config.seed + 7919)
-        mode = resolve_static_mode(config.static_step, config.regime, self.device)
+        mode = resolve_static_mode(config.static_step, config.regime, self.device, supports_static_shapes(self.model))
         largest = int(self.ds.columns["n_atoms"][self.train_idx].max())
         self.static_step = StaticStep(self, largest, graph=mode == "graph") if mode != "off" else None
         self.epoch = 0
         self.best = float("inf")
         self.history: list[dict[str, Any]] = []
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """The packages whose versions a run's provenance records: torch, TorchANI, the model's own."""
+        return ("torch", "torchani", *getattr(self.model, "packages", ()))
 
     # ---------------------------------------------------------------------------------------
     def _check_data(self) -> None:
@@ -428,16 +447,19 @@ class Trainer:
             self.load_state(state)
             log.info("resuming %s from epoch %d", self.out, self.epoch)
         else:
+            elements = model_elements(self.model)
+            se = fit_self_energies(self.ds, self.train_idx, elements)
             if isinstance(self.model, SupportsSelfEnergies):
-                se = fit_self_energies(self.ds, self.train_idx, model_elements(self.model))
                 self.model.set_self_energies(torch.as_tensor(se, dtype=self.dtype, device=self.device))
+            if isinstance(self.model, SupportsEnergyScale):
+                self.model.set_energy_scale(energy_scale(self.ds, self.train_idx, elements, se))
             atomic_write_json(
                 self.out / "config.json",
                 {
                     "config": self.cfg.to_dict(),
                     "dataset": str(self.dataset_path),
                     "level_of_theory": self.ds.level_of_theory,
-                    "provenance": provenance(extra_packages=("torch", "torchani")),
+                    "provenance": provenance(extra_packages=self.packages),
                 },
             )
         while self.epoch < self.cfg.max_epochs and self.lr >= self.cfg.min_lr:
