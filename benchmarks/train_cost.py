@@ -13,6 +13,7 @@ separately as ``first_epoch_sec``.
     python benchmarks/train_cost.py --out train_cost.csv             # sizes 6, 10, 14, 20; 4 batches
     python benchmarks/train_cost.py --sizes 14 --device cuda --out train_cost_gpu.csv   # on a GPU
     python benchmarks/train_cost.py --sizes 14 --device cuda --static-step off --out plain_gpu.csv
+    python benchmarks/train_cost.py --model mace --sizes 14 --batch-size 32 --out train_cost_mace.csv
 
 ``--static-step`` is the training setting (auto: E-F and HVP steps captured as CUDA graphs on
 CUDA, the plain step on CPU; off; eager; graph); the ``static_step`` column says what ran
@@ -113,6 +114,7 @@ def worker(regime: str, data: str, batch_size: int, epochs: int, device: str, se
                     "peak_mem_mb": max(r["peak_mem_mb"] for r in trainer.history),
                     "device": summary["device"],
                     "static_step": ran,
+                    "model": cfg.model,
                     "settings": json.dumps(settings),
                     **count_work(trainer),
                 }
@@ -145,10 +147,17 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto", help="auto (CUDA where present), cpu, cuda or cuda:N")
     p.add_argument("--static-step", default="auto", choices=STATIC_STEP_MODES, help="the training setting")
     p.add_argument("--settings", default="{}", help="other training settings, JSON: '{\"hessian_chunk\": 0}'")
+    p.add_argument("--model", default="ani", help="ani (the paper's), mace, pair or a class path package.module:Class")
+    p.add_argument("--model-kwargs", default="{}", help="the model's constructor arguments, JSON")
     p.add_argument("--worker", nargs=2, metavar=("REGIME", "DATA"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        settings = {"static_step": args.static_step, **json.loads(args.settings)}
+        settings = {
+            "static_step": args.static_step,
+            "model": args.model,
+            "model_kwargs": json.loads(args.model_kwargs),
+            **json.loads(args.settings),
+        }
         worker(args.worker[0], args.worker[1], args.batch_size, args.epochs, args.device, settings)
         return 0
     if not args.out:
@@ -182,6 +191,10 @@ def main(argv=None) -> int:
                         args.static_step,
                         "--settings",
                         args.settings,
+                        "--model",
+                        args.model,
+                        "--model-kwargs",
+                        args.model_kwargs,
                     ],
                     capture_output=True,
                     text=True,

@@ -19,6 +19,7 @@ from phl.models.mace import MACEModel  # noqa: E402
 from phl.testing import check_model, random_batch, teacher_dataset  # noqa: E402
 from phl.training.config import TrainConfig  # noqa: E402
 from phl.training.trainer import Trainer  # noqa: E402
+from tests.test_models import ts_search_inputs  # noqa: E402
 
 SHORT = dict(model="mace", max_epochs=3, batch_size=16, lr=1e-2, validate_hessian_structures=4)
 
@@ -93,9 +94,9 @@ def test_mace_trains_in_every_regime(tmp_path, teacher, regime, probes):
     assert config["provenance"]["versions"]["mace-torch"]  # the model's packages are recorded
 
 
-def test_mace_checkpoint_cli_evaluation_and_calculator(tmp_path, teacher):
+def test_mace_checkpoint_cli_evaluation_calculator_and_ts_search(tmp_path, teacher):
     """`phl train --model mace` with arguments, the checkpoint rebuilt from its spec with the
-    fitted constants, `phl evaluate` and the ASE calculator on it."""
+    fitted constants, `phl evaluate`, the ASE calculator and `phl ts-search` on it."""
     from ase import Atoms
 
     from phl.calculators import MLCalculator
@@ -123,6 +124,12 @@ def test_mace_checkpoint_cli_evaluation_and_calculator(tmp_path, teacher):
     hessian = calc.get_hessian(atoms)
     assert np.isfinite(atoms.get_potential_energy()) and hessian.shape == (9, 9)
     np.testing.assert_allclose(hessian, hessian.T, atol=1e-10)
+
+    reactions, geometries = ts_search_inputs(tmp_path)
+    out = tmp_path / "ts.csv"
+    args = ["ts-search", str(run), "--reactions", str(reactions), "--geometries", str(geometries), "--out", str(out)]
+    assert main(args) == 0
+    assert list(pd.read_csv(out)["reaction"]) == ["hcn_hnc"]
 
 
 class ExplodingMACE(MACEModel):

@@ -147,13 +147,45 @@ def teacher(tmp_path_factory):
     return teacher_dataset(tmp_path_factory.mktemp("teacher") / "teacher.h5", 48, seed=3, median_atoms=4, max_atoms=5)
 
 
+def ts_search_inputs(tmp_path):
+    """A reaction list with the built-in HCN ⇌ HNC and geometry-stage records of it (its given
+    geometries as reactant, product and TS): what `phl ts-search` reads. Returns (list, folder)."""
+    from phl.geometries.reactions import BUILTIN, load_reaction
+
+    reaction = load_reaction(BUILTIN, "hcn_hnc")
+    folder = tmp_path / "geometries" / "hcn_hnc"
+    folder.mkdir(parents=True)
+    for step, atoms, energy in (
+        ("reactant", reaction.reactant, -93.4),
+        ("product", reaction.product, -93.3),
+        ("ts", reaction.ts_guess, -93.2),
+    ):
+        (folder / f"{step}.json").write_text(
+            json.dumps(
+                {
+                    "reaction": "hcn_hnc",
+                    "step": step,
+                    "status": "ok",
+                    "reason": "",
+                    "energy": energy,
+                    "symbols": atoms.get_chemical_symbols(),
+                    "positions": atoms.positions.tolist(),
+                }
+            )
+        )
+    (folder / "structures.json").write_text(json.dumps({"reaction": "hcn_hnc", "status": "ok", "structures": []}))
+    reactions = tmp_path / "reactions.yaml"
+    text = BUILTIN.read_text()
+    reactions.write_text(text[: text.index("  - id: h2co_h2_co")])
+    return reactions, tmp_path / "geometries"
+
+
 def test_custom_model_trains_evaluates_and_drives_ts_search(tmp_path, teacher, capsys):
     """A model class phl does not know: trained by `phl train --model`, evaluated by `phl evaluate`,
     loaded by MLCalculator.from_checkpoint and used by `phl ts-search`."""
     from ase import Atoms
 
     from phl.calculators import MLCalculator
-    from phl.geometries.reactions import BUILTIN, load_reaction
 
     run = tmp_path / "run"
     assert (
@@ -193,32 +225,7 @@ def test_custom_model_trains_evaluates_and_drives_ts_search(tmp_path, teacher, c
     atoms = Atoms("OH2", positions=[[0, 0, 0.12], [0, 0.76, -0.48], [0, -0.76, -0.48]], calculator=calc)
     assert np.isfinite(atoms.get_potential_energy()) and calc.get_hessian(atoms).shape == (9, 9)
 
-    # reference records of the geometry stage for one built-in reaction (its given geometries)
-    reaction = load_reaction(BUILTIN, "hcn_hnc")
-    folder = tmp_path / "geometries" / "hcn_hnc"
-    folder.mkdir(parents=True)
-    for step, atoms_, energy in (
-        ("reactant", reaction.reactant, -93.4),
-        ("product", reaction.product, -93.3),
-        ("ts", reaction.ts_guess, -93.2),
-    ):
-        (folder / f"{step}.json").write_text(
-            json.dumps(
-                {
-                    "reaction": "hcn_hnc",
-                    "step": step,
-                    "status": "ok",
-                    "reason": "",
-                    "energy": energy,
-                    "symbols": atoms_.get_chemical_symbols(),
-                    "positions": atoms_.positions.tolist(),
-                }
-            )
-        )
-    (folder / "structures.json").write_text(json.dumps({"reaction": "hcn_hnc", "status": "ok", "structures": []}))
-    reactions = tmp_path / "reactions.yaml"
-    text = BUILTIN.read_text()
-    reactions.write_text(text[: text.index("  - id: h2co_h2_co")])
+    reactions, geometries = ts_search_inputs(tmp_path)
     out = tmp_path / "ts.csv"
     assert (
         main(
@@ -228,7 +235,7 @@ def test_custom_model_trains_evaluates_and_drives_ts_search(tmp_path, teacher, c
                 "--reactions",
                 str(reactions),
                 "--geometries",
-                str(tmp_path / "geometries"),
+                str(geometries),
                 "--out",
                 str(out),
             ]
