@@ -22,7 +22,23 @@ from phl.models import derivatives
 from phl.models.interface import EnergyModel, model_elements
 from phl.training.teacher import teacher_dataset
 
-__all__ = ["check_model", "random_batch", "teacher_dataset"]
+__all__ = ["check_model", "exploding", "random_batch", "teacher_dataset"]
+
+
+def exploding(model_class: type[torch.nn.Module]) -> type[torch.nn.Module]:
+    """A subclass of ``model_class`` whose energies turn NaN while its class attribute ``armed`` is
+    true (a class attribute: the trainer builds its own instance from the class path), to test how
+    a run meets a forward gone bad."""
+
+    class Exploding(model_class):  # type: ignore[misc, valid-type]
+        armed = False
+
+        def forward(self, species: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
+            energy = super().forward(species, coordinates)
+            return energy * float("nan") if type(self).armed else energy
+
+    Exploding.__name__ = Exploding.__qualname__ = f"Exploding{model_class.__name__}"
+    return Exploding
 
 
 def random_batch(

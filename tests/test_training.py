@@ -1,5 +1,6 @@
 """PHL losses and training: hand-computed values, unbiasedness, HVPs, regimes, resume, bad input."""
 
+import importlib.util
 import json
 import math
 
@@ -18,7 +19,9 @@ from phl.models.ani import ANIModel
 from phl.models.derivatives import energy_forces as model_energy_forces
 from phl.models.derivatives import hessian as model_hessian
 from phl.models.derivatives import hvp as model_hvp
+from phl.models.mace import MACEModel
 from phl.probes import draw_probes_torch
+from phl.testing import exploding
 from phl.training.config import TrainConfig
 from phl.training.losses import energy_loss, forces_loss, hessian_loss, hvp_loss, reference_hvp
 from phl.training.teacher import teacher_dataset
@@ -447,26 +450,42 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, teacher):
         ).run()
 
 
-class Exploding(ANIModel):
-    """ANI whose energies turn NaN once armed (a class attribute: the trainer builds its own instance)."""
-
-    armed = False
-
-    def forward(self, species, coordinates):
-        e = super().forward(species, coordinates)
-        return e * float("nan") if Exploding.armed else e
+ExplodingANI = exploding(ANIModel)
+ExplodingMACE = exploding(MACEModel)  # mace-torch is imported only when one is built
 
 
-def test_non_finite_loss_stops_with_epoch_and_batch(tmp_path, teacher):
-    Exploding.armed = False
+@pytest.mark.parametrize(
+    "name, regime",
+    [
+        ("ExplodingANI", "ef"),
+        pytest.param(
+            "ExplodingMACE",
+            "hvp-random",
+            marks=pytest.mark.skipif(not importlib.util.find_spec("mace"), reason="needs the mace extra"),
+        ),
+    ],
+)
+def test_non_finite_loss_stops_with_epoch_and_batch(tmp_path, teacher, name, regime):
+    """A NaN in a forward stops the run naming its epoch and batch; last.pt keeps the last good
+    epoch, with finite weights."""
+    model_class = globals()[name]
+    model_class.armed = False
 
     def arm(epoch, batch):
-        Exploding.armed = Exploding.armed or (epoch, batch) == (2, 1)
+        model_class.armed = model_class.armed or (epoch, batch) == (2, 1)
 
-    trainer = Trainer(TrainConfig(regime="ef", model=f"{__name__}:Exploding", **SHORT), teacher, tmp_path / "run")
-    with pytest.raises(TrainingError, match=r"epoch 2, batch 2.*last.pt \(epoch 1\)"):
-        trainer.run(after_batch=arm)
-    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["epoch"] == 1
+    settings = {**SHORT, "model": f"{__name__}:{name}"}
+    if name == "ExplodingMACE":
+        settings["lr"] = 1e-2
+    trainer = Trainer(TrainConfig(regime=regime, **settings), teacher, tmp_path / "run")
+    try:
+        with pytest.raises(TrainingError, match=r"epoch 2, batch 2.*last.pt \(epoch 1\)"):
+            trainer.run(after_batch=arm)
+    finally:
+        model_class.armed = False
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    weights = [v for v in state["model"].values() if v.is_floating_point()]
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in weights)
 
 
 def test_bad_input_fails_before_training(tmp_path, teacher):
