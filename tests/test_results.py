@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from phl.cli import main
 from phl.errors import InputError
 from phl.registry import parse_run
 from phl.results.evaluate import metrics
@@ -297,3 +298,63 @@ def test_paper_comparison_table(fixture_runs):
     assert "2 seed(s) per method" in note and "arXiv:2603.04523" in note
     t1 = (fixture_runs / "tables" / "table1_randomized.md").read_text()
     assert "| property | Test | IRC | NMS |" in t1
+
+
+def _tables(folder, n_structures, hessian, seconds):
+    """A tables folder with what `phl compare` reads: accuracy, curvature_ttests, timings."""
+    folder.mkdir()
+    runs = ["ef", "hvp-random-randomized"]
+    acc = [
+        {
+            "run": run,
+            "group": group,
+            "n_seeds": 5,
+            "n_structures": n_structures[group],
+            "energy_rmse_mean": 20.0,
+            "forces_rmse_mean": 10.0,
+            "hessian_rmse_mean": hessian[run],
+        }
+        for run in runs
+        for group in ("RTP", "IRC")
+    ]
+    pd.DataFrame(acc).to_csv(folder / "accuracy.csv", index=False)
+    change = 100 * (hessian["hvp-random-randomized"] / hessian["ef"] - 1)
+    tests = [
+        {
+            "run": runs[1],
+            "versus": "ef",
+            "property": "hessian",
+            "group": g,
+            "n": 5,
+            "change_percent": change,
+            "p_value": 0.01,
+        }
+        for g in ("Test", "IRC")
+    ]
+    pd.DataFrame(tests).to_csv(folder / "curvature_ttests.csv", index=False)
+    timing = [{"run": r, "sec_per_epoch_mean": s, "ratio_to_ef": s / seconds[0]} for r, s in zip(runs, seconds)]
+    pd.DataFrame(timing).to_csv(folder / "timings.csv", index=False)
+    return folder
+
+
+def test_compare_puts_models_side_by_side_and_names_different_structures(tmp_path, capsys):
+    ani = _tables(tmp_path / "ani", {"RTP": 22, "IRC": 568}, {"ef": 200.0, "hvp-random-randomized": 50.0}, [0.4, 0.8])
+    mace = _tables(tmp_path / "mace", {"RTP": 22, "IRC": 560}, {"ef": 100.0, "hvp-random-randomized": 60.0}, [1, 3])
+    out = tmp_path / "compare.md"
+    assert main(["compare", f"ANI={ani}", f"MACE={mace}", "--out", str(out)]) == 0
+    assert "warning: IRC: the models were evaluated on different numbers of structures (ANI 568, MACE 560)" in (
+        capsys.readouterr().out
+    )
+    rows = pd.read_csv(out.with_suffix(".csv"))
+    mace_hvp = rows[(rows["model"] == "MACE") & (rows["run"] == "hvp-random-randomized") & (rows["group"] == "RTP")]
+    assert mace_hvp["hessian_change_vs_ef_pct"].item() == pytest.approx(-40.0)
+    assert mace_hvp["epoch_ratio_to_ef"].item() == pytest.approx(3.0) and mace_hvp["hessian_n"].item() == 5
+    assert "Warning: IRC" in out.read_text()
+    for args, message in [
+        ([f"ANI={ani}"], "at least two"),
+        ([f"ANI={ani}", f"X={tmp_path}"], "no accuracy.csv"),
+        ([str(ani), f"X={mace}"], "LABEL=TABLES_FOLDER"),
+    ]:
+        assert main(["compare", *args, "--out", str(tmp_path / "bad.md")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad.md").exists()

@@ -89,6 +89,18 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from phl.results.compare import parse_tables, write_comparison
+
+    tables = parse_tables(args.tables)
+    check_output_path(args.out, "comparison")
+    df, notes = write_comparison(tables, args.out)
+    print(f"{args.out}: {len(df)} rows ({', '.join(tables)}); the same as CSV: {Path(args.out).with_suffix('.csv')}")
+    for note in notes:
+        print(f"  warning: {note}")
+    return 0
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("evaluate", help="per-structure errors of a trained model on the test split and held-out data")
     p.add_argument("run", help="training run folder (its best.pt) or a checkpoint file")
@@ -139,3 +151,10 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--landing", help="tables: also write the findings as the report's landing page (.rst)")
     p.set_defaults(func=cmd_results)
+    p = sub.add_parser(
+        "compare",
+        help="runs side by side (e.g. ANI and MACE on the same data): RMSEs, Hessian change vs E-F, epoch cost",
+    )
+    p.add_argument("tables", nargs="+", metavar="LABEL=FOLDER", help="a label and the tables folder of a run")
+    p.add_argument("--out", required=True, help="Markdown file (the same rows as CSV beside it)")
+    p.set_defaults(func=cmd_compare)
