@@ -5,7 +5,7 @@
     Sella(atoms, order=1, internal=True, hessian_function=calc.hessian_function)
 
 Successive SCFs restart from the previous converged density when the atoms are the same
-elements in the same order (as along an optimisation).
+elements in the same order (as along an optimisation); :meth:`ReferenceCalculator.forget_restart` forgets it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,15 @@ class ReferenceCalculator(HessianCalculator):
         self.engine = engine or make_engine(method)
         self._restart: tuple[tuple[str, ...], Any] | None = None
         self.n_scf = 0
+
+    def forget_restart(self) -> None:
+        """Forget the stored results and the density the next SCF would restart from: what follows
+        is then a function of its own inputs only (a geometry step does not depend on the step
+        that ran before it in the same process: the HCN ⇌ HNC TS moved by 3e-10 Å with the
+        previous step's density as the first SCF's start, 7e-15 without). Not ASE's ``reset``,
+        which ASE calls at every new geometry, where the restart is wanted."""
+        self.reset()
+        self._restart = None
 
     def _dm0(self, atoms: Atoms) -> Any:
         if self._restart and self._restart[0] == tuple(atoms.get_chemical_symbols()):

@@ -143,6 +143,7 @@ class ReactionJob:
             fields_ = {"status": "skipped", "reason": f"{upstream[0]} step {inputs[upstream[0]].status}"}
         else:
             try:
+                self.calc.forget_restart()  # no SCF restart from the previous step's density
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     fields_ = getattr(self, "_" + step)(inputs)
