@@ -134,7 +134,7 @@ def main(argv=None) -> int:
             "phl ef": (lambda b: trainers["ef"].step(b), [b.to(device) for b in host]),
             "phl hvp-random": (lambda b: hvp.step(b), [b.to(device) for b in host]),
         }
-        # mace-torch's own step on a copy of the same model (same weights and E0, scale and shift)
+        # mace-torch's own step on a copy of the same model (same weights; E0 and scale as built in both)
         theirs = copy.deepcopy(model.mace)
         optimizer = torch.optim.AdamW(theirs.parameters(), lr=1e-3, weight_decay=1e-2)
         loss_fn = WeightedEnergyForcesLoss(energy_weight=1.0, forces_weight=0.3).to(device)

@@ -52,11 +52,11 @@ def test_mace_energies_and_forces_equal_mace_torch_on_its_own_pipeline():
     from mace import tools
     from mace.tools import torch_geometric
 
+    from phl.models import energy_forces
+
     model = fitted_model()
     species, coords, n_atoms = random_batch(5, seed=3, max_atoms=9)
     energy = model(species, coords)
-    from phl.models import energy_forces
-
     _, forces, _ = energy_forces(model, species, coords, create_graph=False)
 
     table = tools.AtomicNumberTable(list(model.elements))
@@ -135,11 +135,17 @@ def test_mace_checkpoint_cli_evaluation_calculator_and_ts_search(tmp_path, teach
 @pytest.mark.parametrize("mode", ["eager", "auto"])
 def test_mace_takes_the_plain_step_where_static_shapes_were_asked(tmp_path, teacher, caplog, mode):
     """MACE's neighbour list depends on the coordinates: the static step falls back to the plain
-    step, with a stated reason where it was asked for."""
+    step, with a stated reason where it was asked for; on CUDA, where `auto` would capture a graph
+    for ANI, it does not for MACE."""
+    from phl.training.static_step import resolve_mode
+
     with caplog.at_level(logging.WARNING, logger="phl.training.static_step"):
         trainer = Trainer(TrainConfig(regime="ef", static_step=mode, **SHORT), teacher, tmp_path / "run")
     assert trainer.static_step is None
     assert ("cannot compute at static shapes" in caplog.text) == (mode == "eager")
+    cuda = torch.device("cuda")  # a device object only: nothing runs on it
+    assert resolve_mode(mode, "hvp-random", cuda, model_static=True) == {"auto": "graph", "eager": "eager"}[mode]
+    assert resolve_mode(mode, "hvp-random", cuda, model_static=False) == "off"
 
 
 def test_bad_mace_configurations_are_refused_before_training(tmp_path, teacher, monkeypatch):

@@ -358,3 +358,8 @@ def test_compare_puts_models_side_by_side_and_names_different_structures(tmp_pat
         assert main(["compare", *args, "--out", str(tmp_path / "bad.md")]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "bad.md").exists()
+    # the CSV beside the page would replace an input table: refused before anything is written
+    before = (ani / "accuracy.csv").read_text()
+    assert main(["compare", f"ANI={ani}", f"MACE={mace}", "--out", str(ani / "accuracy.md")]) == 2
+    assert "would overwrite it" in capsys.readouterr().err
+    assert (ani / "accuracy.csv").read_text() == before and not (ani / "accuracy.md").exists()

@@ -649,3 +649,22 @@ def test_stored_runs_train_on_pairs_of_their_own_kind(tmp_path, teacher):
     # the module's teacher has Gaussian pairs only: a one-hot stored run is refused at start
     with pytest.raises(InputError, match="needs onehot pairs"):
         Trainer(TrainConfig(regime="hvp-onehot", probes="stored", **SHORT), teacher, tmp_path / "refused")
+
+
+def test_element_counts_self_energies_and_energy_scale(teacher):
+    """One pass over the atoms counts what the per-structure loop counts; the self energies are its
+    least-squares fit and the energy scale the spread of the per-atom residual energies."""
+    from phl.training.trainer import element_counts, energy_scale, fit_self_energies
+
+    with Dataset(teacher) as ds:
+        idx = ds.indices("paper", "train")[::-1]  # any order
+        elements = (1, 6, 7, 8)
+        counts = element_counts(ds, idx, elements)
+        loop = np.array([[(ds.species[ds.atom_slice(int(i))] == e).sum() for e in elements] for i in idx])
+        np.testing.assert_array_equal(counts, loop)
+        se = fit_self_energies(ds, idx, counts)
+        energies = ds.columns["energy"][idx]
+        np.testing.assert_allclose(se, np.linalg.lstsq(loop, energies, rcond=None)[0], rtol=1e-12)
+        residual = (energies - loop @ se) / loop.sum(axis=1)
+        assert energy_scale(ds, idx, counts, se) == pytest.approx(np.std(residual), rel=1e-12)
+        assert energy_scale(ds, idx[:1], counts[:1], se) == 0.0  # one structure: no spread

@@ -90,11 +90,13 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from phl.results.compare import parse_tables, write_comparison
+    from phl.results.compare import READS, parse_tables, write_comparison
 
+    out = check_output_path(args.out, "comparison")
     tables = parse_tables(args.tables)
-    check_output_path(args.out, "comparison")
-    df, notes = write_comparison(tables, args.out)
+    inputs = {f"{label}=": [folder / name for name in READS] for label, folder in tables.items()}
+    check_distinct(inputs, {"--out": out, "--out (its CSV)": out.with_suffix(".csv")})
+    df, notes = write_comparison(tables, out)
     print(f"{args.out}: {len(df)} rows ({', '.join(tables)}); the same as CSV: {Path(args.out).with_suffix('.csv')}")
     for note in notes:
         print(f"  warning: {note}")

@@ -81,20 +81,18 @@ def supports_static_shapes(model: torch.nn.Module) -> bool:
     return bool(getattr(model, "supports_static_shapes", True))
 
 
-def resolve_model_name(name: str) -> str:
-    """A model's class path from an alias of :data:`MODEL_ALIASES` or a class path."""
-    return MODEL_ALIASES.get(str(name).strip().lower(), str(name))
-
-
-def check_class_path(path: str) -> None:
-    """Syntax check of ``package.module:Class`` or an alias (without importing it)."""
-    if str(path).strip().lower() in MODEL_ALIASES:
-        return
+def check_class_path(path: str) -> str:
+    """The class path of ``path``: an alias of :data:`MODEL_ALIASES` resolved, or
+    ``package.module:Class`` checked for syntax (without importing it)."""
+    alias = MODEL_ALIASES.get(str(path).strip().lower())
+    if alias:
+        return alias
     module, sep, name = str(path).partition(":")
     if not sep or not module or not name.isidentifier() or not all(p.isidentifier() for p in module.split(".")):
         raise InputError(
             f"model must be one of {', '.join(MODEL_ALIASES)} or an import path 'package.module:Class', got {path!r}"
         )
+    return str(path)
 
 
 @dataclass(frozen=True)
@@ -105,8 +103,7 @@ class ModelSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_class_path(self.class_path)
-        object.__setattr__(self, "class_path", resolve_model_name(self.class_path))  # aliases stored resolved
+        object.__setattr__(self, "class_path", check_class_path(self.class_path))  # aliases stored resolved
         if not isinstance(self.kwargs, dict):
             raise InputError(f"model arguments must be a mapping, got {type(self.kwargs).__name__}")
         try:

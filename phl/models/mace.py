@@ -205,7 +205,6 @@ class MACEModel(nn.Module):
             "node_attrs": torch.nn.functional.one_hot(idx[real], len(self.elements)).to(dtype),
             "edge_index": torch.stack([sender, receiver]),
             "shifts": torch.zeros((len(sender), 3), dtype=dtype, device=device),
-            "unit_shifts": torch.zeros((len(sender), 3), dtype=dtype, device=device),
             "cell": torch.zeros((b, 3, 3), dtype=dtype, device=device),
             "batch": molecule,
             "ptr": ptr,

@@ -14,6 +14,9 @@ import pandas as pd
 from phl.errors import InputError
 from phl.results.tables import to_markdown
 
+#: What ``phl compare`` reads from each tables folder (accuracy.csv is required, the others optional).
+READS = ("accuracy.csv", "curvature_ttests.csv", "timings.csv")
+
 COLUMNS = [
     "model",
     "run",

@@ -15,7 +15,6 @@ from phl.models.interface import (
     HESSIAN_CHUNK_MAX_ATOMS,
     ModelSpec,
     check_class_path,
-    resolve_model_name,
 )
 from phl.registry import PROBE_MODES, RANDOM_PROBE_KINDS, REGIMES, uses_hvp
 from phl.settings import Settings, setting
@@ -121,8 +120,7 @@ class TrainConfig(Settings):
             raise InputError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         if self.dtype not in ("float64", "float32"):
             raise InputError(f"dtype must be float64 or float32, got {self.dtype!r}")
-        check_class_path(self.model)
-        object.__setattr__(self, "model", resolve_model_name(self.model))  # an alias recorded as its class
+        object.__setattr__(self, "model", check_class_path(self.model))  # an alias recorded as its class
 
     @property
     def uses_hvp(self) -> bool:

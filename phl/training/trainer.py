@@ -66,21 +66,27 @@ class TrainingError(PHLError, RuntimeError):
     """Training cannot go on (non-finite loss, ...); the last good checkpoint is kept."""
 
 
-def fit_self_energies(ds: Dataset, indices: np.ndarray, elements: tuple[int, ...]) -> np.ndarray:
-    """Least-squares energy per element over the training structures (ANI's self energies)."""
-    counts = np.zeros((len(indices), len(elements)))
-    for row, i in enumerate(indices):
-        z = ds.species[ds.atom_slice(int(i))]
-        counts[row] = [(z == e).sum() for e in elements]
+def element_counts(ds: Dataset, indices: np.ndarray, elements: tuple[int, ...]) -> np.ndarray:
+    """(structures, elements) atoms of each element in the structures ``indices``, in one pass
+    over their atoms."""
+    n = ds.columns["n_atoms"][indices].astype(np.int64)
+    first = np.repeat(ds.columns["atom_offset"][indices].astype(np.int64) - (np.cumsum(n) - n), n)
+    z = ds.species[first + np.arange(int(n.sum()))]
+    rows = np.repeat(np.arange(len(indices)), n)
+    return np.stack([np.bincount(rows, weights=z == e, minlength=len(indices)) for e in elements], axis=1)
+
+
+def fit_self_energies(ds: Dataset, indices: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Least-squares energy per element over the training structures (ANI's self energies), from
+    their :func:`element_counts`."""
     coef, *_ = np.linalg.lstsq(counts, ds.columns["energy"][indices], rcond=None)
     return coef
 
 
-def energy_scale(ds: Dataset, indices: np.ndarray, elements: tuple[int, ...], self_energies: np.ndarray) -> float:
+def energy_scale(ds: Dataset, indices: np.ndarray, counts: np.ndarray, self_energies: np.ndarray) -> float:
     """Standard deviation (Eh) of the training structures' per-atom energies after the
     self energies are taken off: the scale of what a model's learned part must fit (mace-torch's
     ``std_scaling``)."""
-    counts = np.array([[(ds.species[ds.atom_slice(int(i))] == e).sum() for e in elements] for i in indices])
     per_atom = (ds.columns["energy"][indices] - counts @ self_energies) / counts.sum(axis=1)
     return float(np.std(per_atom)) if len(per_atom) > 1 else 0.0
 
@@ -447,12 +453,13 @@ class Trainer:
             self.load_state(state)
             log.info("resuming %s from epoch %d", self.out, self.epoch)
         else:
-            elements = model_elements(self.model)
-            se = fit_self_energies(self.ds, self.train_idx, elements)
+            if isinstance(self.model, SupportsSelfEnergies | SupportsEnergyScale):
+                counts = element_counts(self.ds, self.train_idx, model_elements(self.model))
+                se = fit_self_energies(self.ds, self.train_idx, counts)
             if isinstance(self.model, SupportsSelfEnergies):
                 self.model.set_self_energies(torch.as_tensor(se, dtype=self.dtype, device=self.device))
             if isinstance(self.model, SupportsEnergyScale):
-                self.model.set_energy_scale(energy_scale(self.ds, self.train_idx, elements, se))
+                self.model.set_energy_scale(energy_scale(self.ds, self.train_idx, counts, se))
             atomic_write_json(
                 self.out / "config.json",
                 {
